@@ -1,0 +1,27 @@
+"""Stroke shapes, registered in one place: ``get_shape(name)``.
+
+Adding a shape = one new module with a `Shape` subclass, plus one line in ``_REGISTRY`` below.
+"""
+
+from __future__ import annotations
+
+from .base import N_PARAMS, N_SHAPE, Shape, validate
+from .bezier import Bezier, BezierOpaque
+
+_REGISTRY: dict[str, type[Shape]] = {
+    cls.name: cls for cls in (Bezier, BezierOpaque)
+}
+SHAPES = tuple(_REGISTRY)
+
+
+def get_shape(name: str | Shape) -> Shape:
+    """The shape called ``name`` (e.g. "bezier"); raises ValueError listing the known shapes."""
+    if isinstance(name, Shape):
+        return name
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise ValueError(f"unknown stroke shape {name!r}; choose one of {', '.join(SHAPES)}") from None
+
+
+__all__ = ["N_PARAMS", "N_SHAPE", "SHAPES", "Shape", "get_shape", "validate"]

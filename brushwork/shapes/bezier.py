@@ -1,0 +1,191 @@
+"""Quadratic Bezier stroke with variable radius and opacity: the paper's stroke (SPEC section 2).
+
+Shape numbers: x0 y0 | x1 y1 (middle control point, relative: P1 = P0 + (P2 - P0) * (x1, y1)) | x2 y2 |
+r0 r2 (radius at start / end) | a0 a2 (opacity at start / end).  x is the column, y the row.
+
+The curve is monotone in x and in y (P1 lies in the box spanned by P0 and P2), so it never loops.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .base import Shape, Windows, downsample2, ramp, render_windowed
+
+# Calibration of the continuous geometry against the integer reference (fitted once on held-out
+# random strokes by `brushwork bench renderers`' calibration; see docs/benchmarks/renderers.md).
+# Reference disc centres are truncated to the 2W grid and radii truncated to integers; on average this
+# shifts centres and shrinks radii by the amounts below (in pixels of the 2W supersampled canvas).
+CENTRE_BIAS_2W = 0.0
+RADIUS_BIAS_2W = 0.25
+SAMPLES = 100  # reference discs per stroke
+SAMPLES_SOFT = 6  # fixed samples of the soft rasteriser (brackets for the refinement)
+REFERENCE_CHUNK = 1 << 20  # supersampled pixels x strokes per chunk of the reference
+NEWTON_STEPS = 1  # closest-point iterations inside the best bracket
+
+
+def control_points(s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """P0, P1 (absolute), P2 as (N, 2) fractions of the frame, (x, y) order."""
+    p0, p2 = s[:, 0:2], s[:, 4:6]
+    p1 = p0 + (p2 - p0) * s[:, 2:4]
+    return p0, p1, p2
+
+
+class Bezier(Shape):
+    name = "bezier"
+    params = ("x0", "y0", "x1", "y1", "x2", "y2", "r0", "r2", "a0", "a2")
+    opaque = False
+    xy_pairs = ((0, 1), (2, 3), (4, 5))
+
+    def opacities(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        return s[:, 8], s[:, 9]
+
+    # --- exact reference (SPEC 2.1) --------------------------------------------------------
+    @torch.no_grad()
+    def reference(self, strokes: Tensor, size: int) -> Tensor:
+        """(N, >=10) -> alpha (N, size, size). 2x supersampled, 100 discs, later discs overwrite."""
+        s = strokes[:, :10].double()
+        n, big = s.shape[0], 2 * size
+        p0, p1, p2 = control_points(s)
+        to_px = lambda v: torch.floor(v * (big - 1) + 0.5)  # noqa: E731  p = int(v (2W-1) + 0.5)
+        p0, p1, p2 = to_px(p0), to_px(p1), to_px(p2)
+        r0 = 1 + torch.floor(s[:, 6] * size / 2)
+        r2 = 1 + torch.floor(s[:, 7] * size / 2)
+        a0, a2 = self.opacities(s)
+        t = (torch.arange(SAMPLES, dtype=torch.float64, device=s.device) * (1.0 / SAMPLES))[None, :, None]
+        pts = torch.trunc((1 - t) ** 2 * p0[:, None] + 2 * t * (1 - t) * p1[:, None] + t**2 * p2[:, None])
+        t = t[..., 0]
+        rad = torch.trunc((1 - t) * r0[:, None] + t * r2[:, None])  # (N, 100)
+        val = ((1 - t) * a0[:, None] + t * a2[:, None]).float()
+        cx = pts[..., 0].long()
+        cy = pts[..., 1].long()
+        rad2 = (rad * rad).long()
+        irad = rad.long()
+        boxes = torch.stack(
+            [(cx - irad).amin(1), (cy - irad).amin(1), (cx + irad).amax(1) + 1, (cy + irad).amax(1) + 1], 1
+        ).float()
+
+        def draw(idx: Tensor, win: Windows) -> Tensor:
+            # Index (1-based) of the last disc covering each pixel; 0 = none.  Discs are visited in
+            # order and later ones overwrite, as the reference's painter's algorithm does.
+            m = len(idx)
+            cols = (win.x0[:, None] + torch.arange(win.w, device=s.device))[:, None, :]  # (m, 1, w)
+            rows = (win.y0[:, None] + torch.arange(win.h, device=s.device))[:, :, None]  # (m, h, 1)
+            ccx, ccy, rr2 = cx[idx], cy[idx], rad2[idx]
+            last = torch.zeros(m, win.h, win.w, dtype=torch.uint8, device=s.device)
+            for i in range(SAMPLES):
+                dx2 = (cols - ccx[:, i, None, None]) ** 2
+                thr = rr2[:, i, None, None] - (rows - ccy[:, i, None, None]) ** 2
+                last.masked_fill_(dx2 <= thr, i + 1)
+            vals = torch.cat([val.new_zeros(m, 1), val[idx]], dim=1)  # index 0 -> alpha 0
+            return torch.gather(vals, 1, last.view(m, -1).long()).view(m, win.h, win.w)
+
+        canvas = render_windowed(boxes, big, big, draw, REFERENCE_CHUNK)
+        return downsample2(canvas)
+
+    # --- soft, differentiable (SPEC 2.4) ---------------------------------------------------
+    def geometry(self, s: Tensor, frames: Tensor, native: Tensor):
+        """Continuous pixel geometry: P0, P1, P2 (N, 2), radii r0, r2 (N,), opacities a0, a2 (N,).
+
+        Mirrors the reference at a canvas of side ``native``: a fraction v maps to v (2n - 1) on the
+        2n grid, i.e. v (n - 1/2) native pixels, and an endpoint radius to (1 + v n / 2) / 2 native
+        pixels, both scaled to the frame's side.
+        """
+        scale = frames[:, 2] / native  # frame px per native px
+        origin = frames[:, :2]
+        p0, p1, p2 = control_points(s)
+        k = ((native - 0.5) * scale)[:, None]
+        off = origin + (CENTRE_BIAS_2W / 2) * scale[:, None]
+        p0, p1, p2 = off + p0 * k, off + p1 * k, off + p2 * k
+        r0 = (0.5 + s[:, 6] * native / 2 - RADIUS_BIAS_2W) / 2 * scale
+        r2 = (0.5 + s[:, 7] * native / 2 - RADIUS_BIAS_2W) / 2 * scale
+        a0, a2 = self.opacities(s)
+        return p0, p1, p2, r0.clamp(min=0.25), r2.clamp(min=0.25), a0, a2
+
+    def boxes(self, strokes, frames, native):
+        p0, p1, p2, r0, r2, *_ = self.geometry(strokes, frames, native)
+        pts = torch.stack([p0, p1, p2], 1)
+        r = torch.maximum(r0, r2)[:, None] + 1.0
+        return torch.cat([pts.amin(1) - r, pts.amax(1) + r], 1).detach()
+
+    def soft_window(self, strokes, frames, native, px, py):
+        """Soft alpha at pixel centres px (N, 1, w), py (N, h, 1) -> (N, h, w).
+
+        The stroke is the union of discs swept along the curve, radius linear in t.  Per pixel:
+        1. the signed distance sd(t) = |B(t) - p| - r(t) at SAMPLES_SOFT + 1 fixed t (cheap: the
+           x and y parts are separable), keeping the best t and the last t whose disc covers p;
+        2. refine the minimum inside the best sample's bracket: Newton steps on the centre-line
+           distance, then the shift along the tangent at which a linearly growing radius wins
+           (t += k d / sqrt(1 - k^2) / |B'|, k = r' / |B'|);
+        3. coverage = one-pixel ramp of the minimum sd; opacity read at the last covering t (the
+           reference's "later discs overwrite"), refined by solving |E + u B'|^2 = (r + r' u)^2.
+        """
+        p0, p1, p2, r0, r2, a0, a2 = self.geometry(strokes, frames, native)
+        v = lambda x: x[:, None, None]  # noqa: E731  (N,) -> (N, 1, 1)
+        # B(t) - p = q + t b + t^2 a;  B'(t) = b + 2 t a;  B'' = 2 a.
+        ax, ay = v(p0[:, 0] - 2 * p1[:, 0] + p2[:, 0]), v(p0[:, 1] - 2 * p1[:, 1] + p2[:, 1])
+        bx, by = v(2 * (p1[:, 0] - p0[:, 0])), v(2 * (p1[:, 1] - p0[:, 1]))
+        qx, qy = v(p0[:, 0]) - px, v(p0[:, 1]) - py  # (N, 1, w), (N, h, 1)
+        ra, rp = v(r0), v(r2 - r0)
+        m = SAMPLES_SOFT
+
+        def at(t):  # E = B(t) - p and B'(t)
+            return qx + t * (bx + t * ax), qy + t * (by + t * ay), bx + (2 * t) * ax, by + (2 * t) * ay
+
+        for j in range(m + 1):
+            tj = j / m
+            ex, ey = qx + (tj * bx + tj * tj * ax), qy + (tj * by + tj * tj * ay)
+            sdj = torch.sqrt(ex * ex + ey * ey + 1e-12) - (ra + tj * rp)
+            if j == 0:
+                best, tb = sdj, torch.zeros_like(sdj)
+                tl = torch.where(sdj <= 0, 0.0, -1.0)
+            else:
+                tb = torch.where(sdj < best, tj, tb)
+                best = torch.minimum(best, sdj)
+                tl = torch.where(sdj <= 0, tj, tl)
+        tb = tb.detach()
+        lo, hi = (tb - 1 / m).clamp(min=0.0), (tb + 1 / m).clamp(max=1.0)
+        t = tb
+        for _ in range(NEWTON_STEPS):
+            ex, ey, dx, dy = at(t)
+            sp2 = dx * dx + dy * dy
+            fp = torch.maximum(sp2 + 2 * (ex * ax + ey * ay), 0.1 * sp2 + 1e-6)
+            t = torch.minimum(torch.maximum(t - (ex * dx + ey * dy) / fp, lo), hi)
+        ex, ey, dx, dy = at(t)
+        sp = torch.sqrt(dx * dx + dy * dy + 1e-9)
+        k = (rp / sp).clamp(-0.95, 0.95)
+        t = torch.minimum(torch.maximum(t + k * torch.sqrt(ex * ex + ey * ey + 1e-12) / (torch.sqrt(1 - k * k) * sp), lo), hi)
+        ex, ey, _, _ = at(t)
+        sd = torch.minimum(best, torch.sqrt(ex * ex + ey * ey + 1e-12) - (ra + t * rp))
+        # Last covering t: between the last covering sample tl and the next sample.
+        has = tl >= 0
+        t = tl.clamp(min=0.0)
+        ex, ey, dx, dy = at(t)
+        rr = ra + t * rp
+        qa = dx * dx + dy * dy - rp * rp
+        qa = torch.where(qa.abs() < 1e-6, 1e-6, qa)
+        qb = rr * rp - (ex * dx + ey * dy)
+        qc = ex * ex + ey * ey - rr * rr
+        root = torch.sqrt((qb * qb - qa * qc).clamp(min=1e-9))
+        u = torch.where(qb >= 0, (qb + root) / qa, qc / (qb - root)).clamp(0.0, 1 / m)
+        tv = torch.where(has, (t + u).clamp(max=1.0), tb)
+        return ramp(-sd) * (v(a0) + v(a2 - a0) * tv)
+
+    # --- SVG ---------------------------------------------------------------------------------
+    def svg(self, stroke, frame, native, fill):  # pragma: no cover - replaced in export work
+        raise NotImplementedError
+
+
+class BezierOpaque(Bezier):
+    """Bezier with opacity fixed at 1: shape numbers 8 and 9 are ignored."""
+
+    name = "bezier-opaque"
+    params = ("x0", "y0", "x1", "y1", "x2", "y2", "r0", "r2", "unused8", "unused9")
+    opaque = True
+
+    def opacities(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        one = torch.ones_like(s[:, 0])
+        return one, one
