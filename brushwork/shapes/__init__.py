@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from .base import N_PARAMS, N_SHAPE, Shape, validate
 from .bezier import Bezier, BezierOpaque
+from .circle import Circle
+from .triangle import Triangle
 
 _REGISTRY: dict[str, type[Shape]] = {
-    cls.name: cls for cls in (Bezier, BezierOpaque)
+    cls.name: cls for cls in (Bezier, BezierOpaque, Circle, Triangle)
 }
 SHAPES = tuple(_REGISTRY)
 

@@ -215,8 +215,12 @@ class Shape(ABC):
 
     # --- vector output ---------------------------------------------------------------------
     @abstractmethod
-    def svg(self, stroke: list[float], frame: tuple[float, float, float], native: float, fill: str) -> str:
-        """One SVG element (string) drawing the stroke's geometry in canvas pixels, coloured ``fill``."""
+    def svg(
+        self, stroke: list[float], frame: tuple[float, float, float], native: float, fill: str, uid: str = ""
+    ) -> str:
+        """One SVG element (string) drawing the stroke's geometry in canvas pixels, coloured ``fill``
+        (a CSS colour), with the stroke's opacity.  ``uid``: a prefix, unique per stroke in the
+        document, from which the element builds the ids it needs (masks, gradients)."""
 
     def __repr__(self) -> str:  # pragma: no cover - cosmetic
         return f"<shape {self.name}>"

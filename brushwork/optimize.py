@@ -1,0 +1,161 @@
+"""Stroke optimisation through the differentiable (soft) rasteriser.
+
+Two uses:
+* `optimize_strokes`: paint from scratch, coarse to fine.  Strokes are added in stages; each stage
+  seeds its strokes where the canvas is most wrong (size shrinking stage by stage, colour read from
+  the target, direction along the local edges) and optimises them with Adam against the target,
+  the strokes of earlier stages held fixed underneath; a final pass optimises all strokes jointly.
+* `refine_strokes`: take existing strokes (e.g. the agent's) and optimise all their parameters jointly
+  against a (possibly higher-resolution) target.
+
+Parameters are optimised as logits (stroke = sigmoid(z)), so they stay inside [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm import tqdm
+
+from .canvas import composite, stroke_colors
+from .shapes import get_shape
+
+
+@dataclass
+class OptimizeConfig:
+    stages: int = 4  # coarse-to-fine stages (stroke count doubles each stage)
+    iters: int = 40  # Adam iterations per stage
+    final_iters: int = 60  # joint iterations over all strokes at the end
+    lr: float = 0.08  # Adam LR on the logits
+    work: int = 128  # working resolution (long side, px)
+
+
+def logit(x: Tensor, eps: float = 1e-3) -> Tensor:
+    x = x.clamp(eps, 1 - eps)
+    return torch.log(x) - torch.log1p(-x)
+
+
+def render_soft(shape, strokes: Tensor, frames: Tensor, native: float, canvas: Tensor, palette: Tensor | None = None) -> Tensor:
+    """Differentiable painting: composite strokes (N, 13) in order over canvas (C, H, W)."""
+    c, h, w = canvas.shape
+    alpha = shape.soft(strokes, h, w, frames=frames, native=native, validate=False)
+    colors = stroke_colors(strokes, c) if palette is None else snap_palette(strokes, palette, c)
+    return composite(canvas[None], alpha[None], colors[None])[0]
+
+
+def snap_palette(strokes: Tensor, palette: Tensor, channels: int = 3) -> Tensor:
+    """Colours restricted to a palette (P, 3): each stroke takes the palette colour nearest its RGB
+    (straight-through, so the RGB numbers still receive gradients)."""
+    rgb = strokes[:, 10:13]
+    idx = torch.cdist(rgb.detach(), palette).argmin(1)
+    snapped = rgb + (palette[idx] - rgb).detach()
+    if channels == 4:
+        snapped = torch.cat([snapped, torch.ones_like(snapped[:, :1])], 1)
+    return snapped
+
+
+def _blur(x: Tensor, k: int) -> Tensor:
+    if k <= 1:
+        return x
+    return F.avg_pool2d(x[None], k, stride=1, padding=k // 2, count_include_pad=False)[0][..., : x.shape[-2], : x.shape[-1]]
+
+
+def seed_strokes(target: Tensor, canvas: Tensor, n: int, scale: float, side: float, gen: torch.Generator) -> Tensor:
+    """n new strokes (n, 13) (bezier layout) where |target - canvas| is largest.
+
+    scale: stroke length in pixels; side: frame side in pixels (frame at the origin).
+    """
+    _, h, w = target.shape
+    k = max(1, int(scale // 2) | 1)
+    err = _blur((target - canvas[:3]).abs().sum(0, keepdim=True), k)[0]
+    prob = (err.flatten() + 1e-6) ** 2
+    idx = torch.multinomial(prob / prob.sum(), n, replacement=n > prob.numel(), generator=gen)
+    cy, cx = (idx // w).float() + 0.5, (idx % w).float() + 0.5
+    # Stroke direction along local edges: perpendicular to the blurred target's gradient.
+    tb = _blur(target.mean(0, keepdim=True), k)[0]
+    gy = F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1))[idx // w, idx % w]
+    gx = F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0))[idx // w, idx % w]
+    ang = torch.atan2(gy, gx) + math.pi / 2 + 0.3 * torch.randn(n, generator=gen)
+    half = 0.5 * scale * (0.6 + 0.8 * torch.rand(n, generator=gen))
+    dx, dy = torch.cos(ang) * half, torch.sin(ang) * half
+    s = torch.empty(n, 13)
+    s[:, 0], s[:, 1] = (cx - dx) / side, (cy - dy) / side
+    s[:, 4], s[:, 5] = (cx + dx) / side, (cy + dy) / side
+    s[:, 2:4] = 0.5 + 0.1 * torch.randn(n, 2, generator=gen)
+    rad = scale / 5 / side * 4  # radius param: r_px ~ v * side / 4
+    s[:, 6:8] = rad * (0.7 + 0.6 * torch.rand(n, 2, generator=gen))
+    s[:, 8:10] = 0.9
+    colour = _blur(target, k)[:, idx // w, idx % w].T
+    s[:, 10:13] = colour
+    return s.clamp(0.01, 0.99)
+
+
+def _optimise(z: Tensor, loss_fn, iters: int, lr: float, bar: tqdm | None) -> Tensor:
+    z = z.detach().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    for _ in range(iters):
+        loss = loss_fn(torch.sigmoid(z))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(psnr=f"{-10 * math.log10(max(float(loss), 1e-10)):.2f}dB")
+    return torch.sigmoid(z.detach())
+
+
+def optimize_strokes(
+    target: Tensor,
+    n_strokes: int,
+    shape_name: str,
+    canvas: Tensor,
+    cfg: OptimizeConfig = OptimizeConfig(),
+    seed: int = 0,
+    palette: Tensor | None = None,
+    progress: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """Paint ``target`` (3, H, W) in [0, 1] with exactly ``n_strokes`` strokes from scratch.
+
+    canvas: background (C, H, W).  Returns (strokes (N, 13), frames (N, 3)); the frame of every
+    stroke is the square (0, 0, max(H, W)).
+    """
+    shape = get_shape(shape_name)
+    _, h, w = target.shape
+    side = float(max(h, w))
+    gen = torch.Generator().manual_seed(seed)
+    # Stage sizes double: n, 2n, 4n ... summing to n_strokes.
+    st = max(1, min(cfg.stages, n_strokes))
+    weights = [2**i for i in range(st)]
+    counts = [max(1, n_strokes * wgt // sum(weights)) for wgt in weights]
+    counts[-1] += n_strokes - sum(counts)
+    frames_all = torch.tensor([0.0, 0.0, side]).expand(n_strokes, 3).contiguous()
+    done: list[Tensor] = []
+    base = canvas.clone()
+    total = st * cfg.iters + cfg.final_iters
+    bar = tqdm(total=total, desc="optimize", disable=not progress, leave=False, dynamic_ncols=True)
+    for i, n in enumerate(counts):
+        scale = side * 0.5 / (2 ** (i * 0.75))
+        init = seed_strokes(target, base, n, scale, side, gen)
+        fr = frames_all[:n]
+        fixed = base.detach()
+        new = _optimise(logit(init), lambda s: F.mse_loss(render_soft(shape, s, fr, side, fixed, palette)[:3], target), cfg.iters, cfg.lr, bar)
+        done.append(new)
+        with torch.no_grad():
+            base = render_soft(shape, new, fr, side, fixed, palette)
+    strokes = torch.cat(done)
+    if cfg.final_iters:
+        strokes = refine_strokes(target, strokes, frames_all, side, shape_name, canvas, cfg.final_iters, cfg.lr * 0.5, palette, bar)
+    bar.close()
+    return strokes, frames_all
+
+
+def refine_strokes(target, strokes, frames, native, shape_name, canvas, iters=60, lr=0.04, palette=None, bar=None):
+    """Optimise all stroke parameters (N, 13) jointly so that their painting over ``canvas`` matches
+    ``target`` (3, H, W); frames (N, 3) in pixels of the target.  Returns the refined strokes."""
+    shape = get_shape(shape_name)
+    loss = lambda s: F.mse_loss(render_soft(shape, s, frames, native, canvas, palette)[:3], target)  # noqa: E731
+    return _optimise(logit(strokes), loss, iters, lr, bar)

@@ -1,0 +1,156 @@
+"""`Painting`: the result of painting an image — strokes, their frames, and everything to re-render them.
+
+A painting is resolution-independent: strokes are 13 numbers in [0, 1] placed through square frames
+``(ox, oy, side)`` in pixels of the painting's own ``width`` x ``height``; rendering at another size
+scales the frames.  ``native`` is the canvas side the brush sizes refer to (see `brushwork.shapes`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .canvas import Background, paint_strokes
+from .shapes import N_PARAMS, get_shape
+
+JSON_FORMAT = "brushwork-strokes"
+JSON_VERSION = 1
+
+
+@dataclass
+class Painting:
+    shape: str
+    width: int
+    height: int
+    strokes: torch.Tensor  # (N, 13) in [0, 1]
+    frames: torch.Tensor  # (N, 3) (ox, oy, side) in pixels of width x height
+    native: float = 128.0
+    background: Background = field(default_factory=Background)
+    metrics: dict = field(default_factory=dict)
+    target: np.ndarray | None = None  # uint8 (H, W, 3) the painting was made from, if known
+    _image: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.strokes = self.strokes.detach().float().cpu()
+        self.frames = self.frames.detach().float().cpu()
+        if self.strokes.dim() != 2 or self.strokes.shape[1] != N_PARAMS:
+            raise ValueError(f"strokes must be (N, {N_PARAMS}), got {tuple(self.strokes.shape)}")
+        if self.frames.shape != (len(self.strokes), 3):
+            raise ValueError(f"frames must be (N, 3) with N = {len(self.strokes)}, got {tuple(self.frames.shape)}")
+        get_shape(self.shape).validate(self.strokes)
+
+    def __len__(self) -> int:
+        return len(self.strokes)
+
+    # --- rendering ----------------------------------------------------------------------------
+    def scaled_frames(self, width: int, height: int) -> torch.Tensor:
+        """Frames for rendering at width x height.  Positions scale per axis; sides by the geometric
+        mean, so strokes keep their shape if the aspect ratio changes."""
+        sx, sy = width / self.width, height / self.height
+        return self.frames * torch.tensor([sx, sy, math.sqrt(sx * sy)])
+
+    def _size(self, width: int | None, height: int | None) -> tuple[int, int]:
+        if width is None and height is None:
+            return self.width, self.height
+        if height is None:
+            height = max(1, round(self.height * width / self.width))
+        if width is None:
+            width = max(1, round(self.width * height / self.height))
+        return int(width), int(height)
+
+    def render_tensor(self, width: int | None = None, height: int | None = None, upto: int | None = None) -> torch.Tensor:
+        """The painting as a float tensor (C, H, W) in [0, 1]; C = 4 with a transparent background."""
+        width, height = self._size(width, height)
+        canvas = self.background.canvas(height, width)
+        n = len(self) if upto is None else upto
+        return paint_strokes(canvas, self.shape, self.strokes[:n], self.scaled_frames(width, height)[:n], self.native)
+
+    def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
+        """uint8 (H, W, 3) or (H, W, 4) image of the painting."""
+        if width is None and height is None and self._image is not None:
+            return self._image
+        img = to_uint8(self.render_tensor(width, height))
+        if width is None and height is None:
+            self._image = img
+        return img
+
+    @property
+    def image(self) -> np.ndarray:
+        return self.render()
+
+    def iter_frames(self, count: int = 100, width: int | None = None, height: int | None = None) -> Iterator[np.ndarray]:
+        """``count`` uint8 frames of the painting process (after evenly spaced stroke counts, the last
+        being the finished painting), rendered one after another so none are kept in memory."""
+        width, height = self._size(width, height)
+        canvas = self.background.canvas(height, width)
+        frames = self.scaled_frames(width, height)
+        count = max(1, min(count, max(len(self), 1)))
+        done = 0
+        for k in range(1, count + 1):
+            upto = round(k * len(self) / count)
+            if upto > done:
+                paint_strokes(canvas, self.shape, self.strokes[done:upto], frames[done:upto], self.native)
+                done = upto
+            yield to_uint8(canvas)
+
+    # --- files ------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        bg = "transparent" if self.background.transparent else "#%02x%02x%02x" % tuple(round(c * 255) for c in self.background.rgb)
+        return {
+            "format": JSON_FORMAT,
+            "version": JSON_VERSION,
+            "shape": self.shape,
+            "width": self.width,
+            "height": self.height,
+            "native": self.native,
+            "background": bg,
+            "params": list(get_shape(self.shape).names),
+            "strokes": [[round(v, 6) for v in s] for s in self.strokes.tolist()],
+            "frames": [[round(v, 4) for v in f] for f in self.frames.tolist()],
+            "metrics": self.metrics,
+        }
+
+    @staticmethod
+    def from_json(data: dict, source: str = "<json>") -> "Painting":
+        if data.get("format") != JSON_FORMAT:
+            raise ValueError(f"{source}: not a brushwork stroke file (format={data.get('format')!r})")
+        if int(data.get("version", 0)) > JSON_VERSION:
+            raise ValueError(f"{source}: stroke file version {data['version']} is newer than this brushwork supports ({JSON_VERSION})")
+        try:
+            strokes = torch.tensor(data["strokes"], dtype=torch.float32).reshape(-1, N_PARAMS)
+            frames = torch.tensor(data["frames"], dtype=torch.float32).reshape(-1, 3)
+            return Painting(
+                shape=data["shape"], width=int(data["width"]), height=int(data["height"]), strokes=strokes,
+                frames=frames, native=float(data.get("native", 128)),
+                background=Background.parse(data.get("background", "black")), metrics=data.get("metrics", {}),
+            )
+        except (KeyError, TypeError, RuntimeError) as e:
+            raise ValueError(f"{source}: malformed stroke file ({type(e).__name__}: {e})") from None
+
+    @staticmethod
+    def load(path: str | Path) -> "Painting":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such stroke file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not a JSON stroke file ({e})") from None
+        return Painting.from_json(data, str(path))
+
+    def save(self, path: str | Path) -> Path:
+        """Save by extension: .png/.jpg/.webp image, .svg, .json strokes, .gif/.mp4/.webm process video."""
+        from . import export
+
+        return export.save(self, path)
+
+
+def to_uint8(canvas: torch.Tensor) -> np.ndarray:
+    """(C, H, W) float in [0, 1] -> (H, W, C) uint8 (rounded)."""
+    return (canvas.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
