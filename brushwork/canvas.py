@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .shapes import Shape, get_shape
-from .shapes.base import windows_from_boxes
+from .shapes.base import clip_mask, windows_from_boxes
 
 NAMED = {"black": (0.0, 0.0, 0.0), "white": (1.0, 1.0, 1.0), "grey": (0.5, 0.5, 0.5), "gray": (0.5, 0.5, 0.5)}
 
@@ -94,12 +94,14 @@ def paint_strokes(
     native: Tensor | float | None = None,
     chunk: int = 32,
     on_stroke=None,
+    clips: Tensor | None = None,
 ) -> Tensor:
     """Composite many strokes in order onto one canvas (C, H, W), in place, touching only each
     stroke's bounding box: memory and time follow stroke area, not canvas area x stroke count.
 
     strokes: (N, 13); frames: (N, 3) ``(ox, oy, side)`` in canvas pixels.  ``on_stroke(i, canvas)``
-    (optional) is called after stroke i, e.g. to emit video frames.  Not differentiable (use
+    (optional) is called after stroke i, e.g. to emit video frames.  ``clips`` (N, 4) optional pixel
+    rectangles ``(x0, y0, x1, y1)`` outside which a stroke leaves no paint.  Not differentiable (use
     `composite` with `Shape.soft` for gradients).
     """
     shape = get_shape(shape)
@@ -111,7 +113,10 @@ def paint_strokes(
         # rasteriser call per chunk, then the in-order compositing touches each stroke's window only.
         win = windows_from_boxes(shape.boxes(s, f, n), height, width)
         px, py = win.grids(strokes.dtype)
-        alpha = shape.soft_window(s, f, n, px, py).to(canvas)
+        alpha = shape.soft_window(s, f, n, px, py)
+        if clips is not None:
+            alpha = alpha * clip_mask(clips[start : start + chunk], px, py)
+        alpha = alpha.to(canvas)
         color = stroke_colors(s, channels).to(canvas)
         for j in range(len(s)):
             y0, x0 = int(win.y0[j]), int(win.x0[j])

@@ -117,7 +117,7 @@ class Agent(nn.Module):
         self._sync(self.disc)
         self.opt_disc.step()
         soft_update(self.disc_t, self.disc, self.cfg.tau)
-        return {"disc_loss": float(loss), "wasserstein": float(d_real - d_fake)}
+        return {"disc_loss": loss.item(), "wasserstein": (d_real - d_fake).item()}
 
     def _sync(self, module: nn.Module) -> None:
         if self.sync is not None:

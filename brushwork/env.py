@@ -18,12 +18,12 @@ from .shapes import get_shape
 StrokeRenderer = Callable[[Tensor], Tensor]  # (N, >=10) strokes -> (N, W, W) alpha
 
 
-def make_renderer(kind: str, shape: str, size: int, device: torch.device) -> StrokeRenderer:
-    """"analytic": the soft rasteriser at ``size``; "neural" (the shipped renderer for ``shape``) or a
-    path to renderer weights: a frozen neural renderer, resized to ``size`` if it was trained at
-    another size."""
+def make_renderer(kind: str, shape: str, size: int, device: torch.device, compile: bool = False) -> StrokeRenderer:
+    """"analytic": the soft rasteriser at ``size`` (``compile``: torch.compile'd, see
+    `Shape.compiled`); "neural" (the shipped renderer for ``shape``) or a path to renderer weights: a
+    frozen neural renderer, resized to ``size`` if it was trained at another size."""
     if kind == "analytic":
-        sh = get_shape(shape)
+        sh = get_shape(shape, compiled=compile)
         return lambda s: sh.soft(s, size, validate=False)
     from .renderer import load_renderer
 

@@ -39,10 +39,11 @@ def logit(x: Tensor, eps: float = 1e-3) -> Tensor:
     return torch.log(x) - torch.log1p(-x)
 
 
-def render_soft(shape, strokes: Tensor, frames: Tensor, native: float, canvas: Tensor, palette: Tensor | None = None) -> Tensor:
+def render_soft(shape, strokes: Tensor, frames: Tensor, native: float, canvas: Tensor, palette: Tensor | None = None,
+                clips: Tensor | None = None) -> Tensor:
     """Differentiable painting: composite strokes (N, 13) in order over canvas (C, H, W)."""
     c, h, w = canvas.shape
-    alpha = shape.soft(strokes, h, w, frames=frames, native=native, validate=False)
+    alpha = shape.soft(strokes, h, w, frames=frames, native=native, validate=False, clips=clips)
     colors = stroke_colors(strokes, c) if palette is None else snap_palette(strokes, palette, c)
     return composite(canvas[None], alpha[None], colors[None])[0]
 
@@ -64,33 +65,24 @@ def _blur(x: Tensor, k: int) -> Tensor:
     return F.avg_pool2d(x[None], k, stride=1, padding=k // 2, count_include_pad=False)[0][..., : x.shape[-2], : x.shape[-1]]
 
 
-def seed_strokes(target: Tensor, canvas: Tensor, n: int, scale: float, side: float, gen: torch.Generator) -> Tensor:
-    """n new strokes (n, 13) (bezier layout) where |target - canvas| is largest.
-
-    scale: stroke length in pixels; side: frame side in pixels (frame at the origin).
-    """
+def seed_strokes(shape, target: Tensor, canvas: Tensor, n: int, scale: float, side: float, gen: torch.Generator) -> Tensor:
+    """n new strokes (n, 13) where |target - canvas| is largest, about ``scale`` px long, oriented
+    along the local edges, coloured from the target; frame side ``side`` px at the origin."""
     _, h, w = target.shape
     k = max(1, int(scale // 2) | 1)
     err = _blur((target - canvas[:3]).abs().sum(0, keepdim=True), k)[0]
     prob = (err.flatten() + 1e-6) ** 2
     idx = torch.multinomial(prob / prob.sum(), n, replacement=n > prob.numel(), generator=gen)
-    cy, cx = (idx // w).float() + 0.5, (idx % w).float() + 0.5
+    iy, ix = idx // w, idx % w
     # Stroke direction along local edges: perpendicular to the blurred target's gradient.
     tb = _blur(target.mean(0, keepdim=True), k)[0]
-    gy = F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1))[idx // w, idx % w]
-    gx = F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0))[idx // w, idx % w]
+    gy = F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1))[iy, ix]
+    gx = F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0))[iy, ix]
     ang = torch.atan2(gy, gx) + math.pi / 2 + 0.3 * torch.randn(n, generator=gen)
-    half = 0.5 * scale * (0.6 + 0.8 * torch.rand(n, generator=gen))
-    dx, dy = torch.cos(ang) * half, torch.sin(ang) * half
+    length = scale * (0.6 + 0.8 * torch.rand(n, generator=gen))
     s = torch.empty(n, 13)
-    s[:, 0], s[:, 1] = (cx - dx) / side, (cy - dy) / side
-    s[:, 4], s[:, 5] = (cx + dx) / side, (cy + dy) / side
-    s[:, 2:4] = 0.5 + 0.1 * torch.randn(n, 2, generator=gen)
-    rad = scale / 5 / side * 4  # radius param: r_px ~ v * side / 4
-    s[:, 6:8] = rad * (0.7 + 0.6 * torch.rand(n, 2, generator=gen))
-    s[:, 8:10] = 0.9
-    colour = _blur(target, k)[:, idx // w, idx % w].T
-    s[:, 10:13] = colour
+    s[:, :10] = shape.place(ix.float() + 0.5, iy.float() + 0.5, length, ang, side)
+    s[:, 10:13] = _blur(target, k)[:, iy, ix].T
     return s.clamp(0.01, 0.99)
 
 
@@ -104,7 +96,7 @@ def _optimise(z: Tensor, loss_fn, iters: int, lr: float, bar: tqdm | None) -> Te
         opt.step()
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(psnr=f"{-10 * math.log10(max(float(loss), 1e-10)):.2f}dB")
+            bar.set_postfix(psnr=f"{-10 * math.log10(max(loss.item(), 1e-10)):.2f}dB")
     return torch.sigmoid(z.detach())
 
 
@@ -117,15 +109,18 @@ def optimize_strokes(
     seed: int = 0,
     palette: Tensor | None = None,
     progress: bool = True,
+    native: float | None = None,
+    on_stage=None,
 ) -> tuple[Tensor, Tensor]:
-    """Paint ``target`` (3, H, W) in [0, 1] with exactly ``n_strokes`` strokes from scratch.
-
-    canvas: background (C, H, W).  Returns (strokes (N, 13), frames (N, 3)); the frame of every
-    stroke is the square (0, 0, max(H, W)).
+    """Paint ``target`` (3, H, W) in [0, 1] with exactly ``n_strokes`` strokes over ``canvas`` (C, H, W:
+    the background, or a painting to continue).  Returns (strokes (N, 13), frames (N, 3)); the frame
+    of every stroke is the square (0, 0, max(H, W)); ``native`` sets the brush scale (default: that side).
+    ``on_stage(strokes, frames)`` is called with each stage's new strokes (live views).
     """
     shape = get_shape(shape_name)
     _, h, w = target.shape
     side = float(max(h, w))
+    native = side if native is None else native
     gen = torch.Generator().manual_seed(seed)
     # Stage sizes double: n, 2n, 4n ... summing to n_strokes.
     st = max(1, min(cfg.stages, n_strokes))
@@ -139,23 +134,26 @@ def optimize_strokes(
     bar = tqdm(total=total, desc="optimize", disable=not progress, leave=False, dynamic_ncols=True)
     for i, n in enumerate(counts):
         scale = side * 0.5 / (2 ** (i * 0.75))
-        init = seed_strokes(target, base, n, scale, side, gen)
+        init = seed_strokes(shape, target, base, n, scale, side, gen)
         fr = frames_all[:n]
         fixed = base.detach()
-        new = _optimise(logit(init), lambda s: F.mse_loss(render_soft(shape, s, fr, side, fixed, palette)[:3], target), cfg.iters, cfg.lr, bar)
+        new = _optimise(logit(init), lambda s: F.mse_loss(render_soft(shape, s, fr, native, fixed, palette)[:3], target), cfg.iters, cfg.lr, bar)
         done.append(new)
+        if on_stage is not None:
+            on_stage(new, fr)
         with torch.no_grad():
-            base = render_soft(shape, new, fr, side, fixed, palette)
+            base = render_soft(shape, new, fr, native, fixed, palette)
     strokes = torch.cat(done)
     if cfg.final_iters:
-        strokes = refine_strokes(target, strokes, frames_all, side, shape_name, canvas, cfg.final_iters, cfg.lr * 0.5, palette, bar)
+        strokes = refine_strokes(target, strokes, frames_all, native, shape_name, canvas, cfg.final_iters, cfg.lr * 0.5, palette, bar)
     bar.close()
     return strokes, frames_all
 
 
-def refine_strokes(target, strokes, frames, native, shape_name, canvas, iters=60, lr=0.04, palette=None, bar=None):
+def refine_strokes(target, strokes, frames, native, shape_name, canvas, iters=60, lr=0.04, palette=None, bar=None,
+                   clips=None):
     """Optimise all stroke parameters (N, 13) jointly so that their painting over ``canvas`` matches
     ``target`` (3, H, W); frames (N, 3) in pixels of the target.  Returns the refined strokes."""
     shape = get_shape(shape_name)
-    loss = lambda s: F.mse_loss(render_soft(shape, s, frames, native, canvas, palette)[:3], target)  # noqa: E731
+    loss = lambda s: F.mse_loss(render_soft(shape, s, frames, native, canvas, palette, clips)[:3], target)  # noqa: E731
     return _optimise(logit(strokes), loss, iters, lr, bar)

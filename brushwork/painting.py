@@ -33,6 +33,7 @@ class Painting:
     native: float = 128.0
     background: Background = field(default_factory=Background)
     metrics: dict = field(default_factory=dict)
+    clips: torch.Tensor | None = None  # optional (N, 4) (x0, y0, x1, y1) px: paint stays inside
     target: np.ndarray | None = None  # uint8 (H, W, 3) the painting was made from, if known
     _image: np.ndarray | None = field(default=None, repr=False)
 
@@ -43,6 +44,10 @@ class Painting:
             raise ValueError(f"strokes must be (N, {N_PARAMS}), got {tuple(self.strokes.shape)}")
         if self.frames.shape != (len(self.strokes), 3):
             raise ValueError(f"frames must be (N, 3) with N = {len(self.strokes)}, got {tuple(self.frames.shape)}")
+        if self.clips is not None:
+            self.clips = self.clips.detach().float().cpu()
+            if self.clips.shape != (len(self.strokes), 4):
+                raise ValueError(f"clips must be (N, 4) with N = {len(self.strokes)}, got {tuple(self.clips.shape)}")
         get_shape(self.shape).validate(self.strokes)
 
     def __len__(self) -> int:
@@ -54,6 +59,12 @@ class Painting:
         mean, so strokes keep their shape if the aspect ratio changes."""
         sx, sy = width / self.width, height / self.height
         return self.frames * torch.tensor([sx, sy, math.sqrt(sx * sy)])
+
+    def scaled_clips(self, width: int, height: int) -> torch.Tensor | None:
+        if self.clips is None:
+            return None
+        sx, sy = width / self.width, height / self.height
+        return self.clips * torch.tensor([sx, sy, sx, sy])
 
     def _size(self, width: int | None, height: int | None) -> tuple[int, int]:
         if width is None and height is None:
@@ -69,7 +80,9 @@ class Painting:
         width, height = self._size(width, height)
         canvas = self.background.canvas(height, width)
         n = len(self) if upto is None else upto
-        return paint_strokes(canvas, self.shape, self.strokes[:n], self.scaled_frames(width, height)[:n], self.native)
+        clips = self.scaled_clips(width, height)
+        return paint_strokes(canvas, self.shape, self.strokes[:n], self.scaled_frames(width, height)[:n], self.native,
+                             clips=None if clips is None else clips[:n])
 
     def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
         """uint8 (H, W, 3) or (H, W, 4) image of the painting."""
@@ -90,12 +103,14 @@ class Painting:
         width, height = self._size(width, height)
         canvas = self.background.canvas(height, width)
         frames = self.scaled_frames(width, height)
+        clips = self.scaled_clips(width, height)
         count = max(1, min(count, max(len(self), 1)))
         done = 0
         for k in range(1, count + 1):
             upto = round(k * len(self) / count)
             if upto > done:
-                paint_strokes(canvas, self.shape, self.strokes[done:upto], frames[done:upto], self.native)
+                paint_strokes(canvas, self.shape, self.strokes[done:upto], frames[done:upto], self.native,
+                              clips=None if clips is None else clips[done:upto])
                 done = upto
             yield to_uint8(canvas)
 
@@ -113,6 +128,7 @@ class Painting:
             "params": list(get_shape(self.shape).names),
             "strokes": [[round(v, 6) for v in s] for s in self.strokes.tolist()],
             "frames": [[round(v, 4) for v in f] for f in self.frames.tolist()],
+            "clips": None if self.clips is None else [[round(v, 4) for v in c] for c in self.clips.tolist()],
             "metrics": self.metrics,
         }
 
@@ -125,9 +141,11 @@ class Painting:
         try:
             strokes = torch.tensor(data["strokes"], dtype=torch.float32).reshape(-1, N_PARAMS)
             frames = torch.tensor(data["frames"], dtype=torch.float32).reshape(-1, 3)
+            clips = data.get("clips")
+            clips = None if clips is None else torch.tensor(clips, dtype=torch.float32).reshape(-1, 4)
             return Painting(
                 shape=data["shape"], width=int(data["width"]), height=int(data["height"]), strokes=strokes,
-                frames=frames, native=float(data.get("native", 128)),
+                frames=frames, native=float(data.get("native", 128)), clips=clips,
                 background=Background.parse(data.get("background", "black")), metrics=data.get("metrics", {}),
             )
         except (KeyError, TypeError, RuntimeError) as e:

@@ -32,14 +32,18 @@ class WeightsError(ValueError):
     """A weights file is missing, corrupt, of the wrong kind, or fails its checksum."""
 
 
-def atomic_write(path: str | Path, write) -> Path:
-    """Call ``write(tmp_path)`` then rename over ``path``: readers never see a half-written file."""
+def atomic_write(path: str | Path, write, suffix: str = ".tmp") -> Path:
+    """Call ``write(tmp_path)`` then rename over ``path``: readers never see a half-written file.
+    ``suffix``: the temporary file's extension (for writers that pick a format from it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -16,14 +16,16 @@ _REGISTRY: dict[str, type[Shape]] = {
 SHAPES = tuple(_REGISTRY)
 
 
-def get_shape(name: str | Shape) -> Shape:
-    """The shape called ``name`` (e.g. "bezier"); raises ValueError listing the known shapes."""
+def get_shape(name: str | Shape, compiled: bool = False) -> Shape:
+    """The shape called ``name`` (e.g. "bezier"); raises ValueError listing the known shapes.
+    ``compiled``: its soft rasteriser compiled with torch.compile (see `Shape.compiled`)."""
     if isinstance(name, Shape):
-        return name
+        return name.compiled() if compiled else name
     try:
-        return _REGISTRY[name]()
+        shape = _REGISTRY[name]()
     except KeyError:
         raise ValueError(f"unknown stroke shape {name!r}; choose one of {', '.join(SHAPES)}") from None
+    return shape.compiled() if compiled else shape
 
 
 __all__ = ["N_PARAMS", "N_SHAPE", "SHAPES", "Shape", "get_shape", "validate"]

@@ -15,7 +15,9 @@ painting is re-rendered larger makes thin strokes scale with it instead of stayi
 
 from __future__ import annotations
 
+import copy
 import math
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -158,6 +160,27 @@ class Shape(ABC):
     def validate(self, strokes: Tensor) -> Tensor:
         return validate(strokes, self.names)
 
+    def compiled(self) -> "Shape":
+        """A copy whose soft rasteriser is compiled with torch.compile (inductor: fused C++ loops on
+        CPU, Triton on CUDA).  The first calls compile (about a minute on 2 CPU cores; new window
+        sizes may trigger a recompile), after which forward is ~15x and backward ~5x faster on CPU.
+        If compilation fails (no C++ compiler, unsupported platform) it warns once and stays eager."""
+        shape = copy.copy(self)
+        fast = torch.compile(type(self).soft_window, dynamic=True)
+        ok = [True]
+
+        def soft_window(*args):
+            if ok[0]:
+                try:
+                    return fast(shape, *args)
+                except Exception as e:  # inductor raises many types; eager is always correct
+                    warnings.warn(f"torch.compile of the {self.name} rasteriser failed ({type(e).__name__}); using eager mode")
+                    ok[0] = False
+            return type(self).soft_window(shape, *args)
+
+        shape.soft_window = soft_window  # type: ignore[method-assign]
+        return shape
+
     # --- exact reference -------------------------------------------------------------------
     @abstractmethod
     def reference(self, strokes: Tensor, size: int) -> Tensor:
@@ -180,11 +203,13 @@ class Shape(ABC):
         frames: Tensor | None = None,
         native: Tensor | float | None = None,
         validate: bool = True,
+        clips: Tensor | None = None,
     ) -> Tensor:
         """Differentiable alpha maps (N, height, width) of N strokes.
 
         frames: (N, 3) ``(ox, oy, side)`` in pixels; default: the square ``(0, 0, height)``.
         native: canvas side (px) whose brush sizes the strokes use; default: each frame's side.
+        clips: optional (N, 4) pixel rectangles ``(x0, y0, x1, y1)``; alpha is zero outside them.
         Only each stroke's bounding box is evaluated, so cost follows stroke area.
         """
         width = height if width is None else width
@@ -201,7 +226,8 @@ class Shape(ABC):
 
         def draw(idx: Tensor, win: Windows) -> Tensor:
             px, py = win.grids(strokes.dtype)
-            return self.soft_window(strokes[idx], frames[idx], native[idx], px, py)
+            alpha = self.soft_window(strokes[idx], frames[idx], native[idx], px, py)
+            return alpha if clips is None else alpha * clip_mask(clips[idx], px, py)
 
         return render_windowed(boxes, height, width, draw, self.chunk_pixels)
 
@@ -212,6 +238,13 @@ class Shape(ABC):
         if isinstance(native, Tensor):
             return native.to(frames).expand(frames.shape[0])
         return torch.full((frames.shape[0],), float(native), dtype=frames.dtype, device=frames.device)
+
+    # --- seeding for optimisation --------------------------------------------------------------
+    @abstractmethod
+    def place(self, cx: Tensor, cy: Tensor, length: Tensor, angle: Tensor, side: float) -> Tensor:
+        """Shape numbers (n, 10) of opaque strokes centred at (cx, cy) px, about ``length`` px long
+        along ``angle`` (radians), in a frame of side ``side`` px at the origin; used to seed
+        stroke optimisation.  Values are clamped to [0.01, 0.99]."""
 
     # --- vector output ---------------------------------------------------------------------
     @abstractmethod
@@ -224,6 +257,14 @@ class Shape(ABC):
 
     def __repr__(self) -> str:  # pragma: no cover - cosmetic
         return f"<shape {self.name}>"
+
+
+def clip_mask(clips: Tensor, px: Tensor, py: Tensor) -> Tensor:
+    """(N, h, w) 1 where pixel centres px (N, 1, w), py (N, h, 1) lie inside clips (N, 4) = (x0, y0, x1, y1)."""
+    c = clips.to(px.dtype)[:, :, None, None]
+    inx = (px >= c[:, 0]) & (px < c[:, 2])
+    iny = (py >= c[:, 1]) & (py < c[:, 3])
+    return (inx & iny).to(px.dtype)
 
 
 def supersampled_grid(size: int, device=None) -> tuple[Tensor, Tensor]:

@@ -178,6 +178,17 @@ class Bezier(Shape):
         tv = torch.where(has, (t + u).clamp(max=1.0), tb)
         return ramp(-sd) * (v(a0) + v(a2 - a0) * tv)
 
+    def place(self, cx, cy, length, angle, side):
+        n = len(cx)
+        dx, dy = torch.cos(angle) * length / 2, torch.sin(angle) * length / 2
+        s = torch.empty(n, 10)
+        s[:, 0], s[:, 1] = (cx - dx) / side, (cy - dy) / side
+        s[:, 4], s[:, 5] = (cx + dx) / side, (cy + dy) / side
+        s[:, 2:4] = 0.5
+        s[:, 6:8] = (length / 5 * 4 / side)[:, None]  # radius ~ length / 5 (r_px ~ v side / 4)
+        s[:, 8:10] = 0.9
+        return s.clamp(0.01, 0.99)
+
     # --- SVG ---------------------------------------------------------------------------------
     def svg(self, stroke, frame, native, fill, uid: str = "") -> str:
         """The soft rasteriser's stroke as SVG, in canvas pixels.

@@ -54,6 +54,13 @@ class Circle(Shape):
 
         return downsample2(render_windowed(boxes, big, big, draw, REFERENCE_CHUNK))
 
+    def place(self, cx, cy, length, angle, side):
+        s = torch.full((len(cx), 10), 0.5)
+        s[:, 0], s[:, 1] = cx / side, cy / side
+        s[:, 2] = length / 2 * 4 / side  # radius ~ length / 2 (r_px ~ v side / 4)
+        s[:, 3] = 0.9
+        return s.clamp(0.01, 0.99)
+
     # --- soft, differentiable ------------------------------------------------------------------
     def geometry(self, s: Tensor, frames: Tensor, native: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Centre (N, 2) in canvas pixels, radius (N,) in canvas pixels, opacity (N,).

@@ -63,6 +63,14 @@ class Triangle(Shape):
         return downsample2(render_windowed(boxes, big, big, draw, REFERENCE_CHUNK))
 
     # --- soft, differentiable ------------------------------------------------------------------
+    def place(self, cx, cy, length, angle, side):
+        s = torch.full((len(cx), 10), 0.5)
+        for i, off in enumerate((0.0, 2.1, 4.2)):  # a slightly irregular triangle around the centre
+            s[:, 2 * i] = (cx + torch.cos(angle + off) * length / 2) / side
+            s[:, 2 * i + 1] = (cy + torch.sin(angle + off) * length / 2) / side
+        s[:, 6] = 0.9
+        return s.clamp(0.01, 0.99)
+
     def geometry(self, s: Tensor, frames: Tensor, native: Tensor) -> tuple[Tensor, Tensor]:
         """Vertices (N, 3, 2) in canvas pixels ((x, y) order) and opacity (N,).
 

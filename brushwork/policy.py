@@ -1,0 +1,59 @@
+"""A trained painting policy (the actor) ready for inference: `load_agent(name_or_path)`.
+
+The weights file carries the actor's configuration (network sizes, canvas size W, bundle k, steps T,
+stroke shape, background), so the file alone rebuilds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .env import observation_planes
+from .networks import Actor, NetConfig
+
+
+@dataclass
+class Policy:
+    actor: Actor
+    size: int  # observation side W the actor was trained at
+    bundle: int  # strokes per step k
+    steps: int  # steps per episode T it was trained with
+    shape: str
+    background: str
+    meta: dict
+
+    @property
+    def strokes_per_episode(self) -> int:
+        return self.bundle * self.steps
+
+    @torch.no_grad()
+    def act(self, canvas: Tensor, target: Tensor, t: Tensor, steps: int) -> Tensor:
+        """Strokes (B, k, 13) for canvases and targets (B, 3, h, w) float in [0, 1] (resized to the
+        actor's W with area averaging), step t (B,) of a ``steps``-step budget."""
+        w = self.size
+        if canvas.shape[-2:] != (w, w):
+            canvas = F.interpolate(canvas, size=(w, w), mode="area")
+            target = F.interpolate(target, size=(w, w), mode="area")
+        # The actor was trained on uint8 observations: quantise the same way.
+        canvas = (canvas.clamp(0, 1) * 255).floor() / 255
+        target = (target.clamp(0, 1) * 255).round() / 255
+        a = self.actor(observation_planes(canvas, target, t, steps))
+        return a.view(a.shape[0], self.bundle, -1)
+
+
+def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") -> Policy:
+    """A shipped agent ("photo", "mnist", ...) or an actor .safetensors written by train-agent."""
+    from .weights import load_state_strict, load_weights, resolve
+
+    path = resolve(name_or_path, "actor")
+    state, meta = load_weights(path, "actor")
+    cfg = meta["config"]
+    net = cfg["net"]
+    actor = Actor(NetConfig(width=net["width"], blocks=tuple(net["blocks"]), bundle=net["bundle"], params=net["params"]))
+    load_state_strict(actor, state, path)
+    actor.to(device).eval().requires_grad_(False)
+    return Policy(actor, cfg["size"], net["bundle"], cfg["steps"], cfg["shape"], cfg.get("background", "black"), meta)
