@@ -176,7 +176,7 @@ class Agent(nn.Module):
         self.critic.zero_grad(set_to_none=True)  # the actor's backward also reached the critic
         soft_update(self.actor_t, self.actor, self.cfg.tau)
         soft_update(self.critic_t, self.critic, self.cfg.tau)
-        logs.update(critic_loss=float(critic_loss), actor_loss=float(actor_loss), q=float(q.mean()), reward=float(r.mean()))
+        logs.update(critic_loss=critic_loss.item(), actor_loss=actor_loss.item(), q=q.mean().item(), reward=r.mean().item())
         return logs
 
     def warmstart(self, batch: dict[str, Tensor], lr_actor: float) -> dict[str, float]:
@@ -193,4 +193,4 @@ class Agent(nn.Module):
         self._sync(self.actor)
         self.opt_actor.step()
         soft_update(self.actor_t, self.actor, 1.0)
-        return {"warmstart_l2": float(loss)}
+        return {"warmstart_l2": loss.item()}

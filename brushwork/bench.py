@@ -1,0 +1,45 @@
+"""Benchmarks, each regenerating its report with one command.
+
+    brushwork bench renderers        # renderer fidelity and speed -> docs/benchmarks/renderers.md
+    brushwork bench paint            # painting quality and cost on the dev photos -> docs/benchmarks.md
+
+``renderers``: PSNR of alpha maps against the reference rasteriser on held-out random strokes, and
+seconds per 1,000 strokes (forward, forward+backward), for every shape and renderer.
+``paint``: MSE, PSNR, SSIM, seconds per image and peak memory per method and stroke budget, next to
+the paper-size configuration painting the same images in the same run.
+Both need the ``bench`` extra (``pip install brushwork[bench]``: scikit-image, matplotlib) for SSIM
+and plots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Union
+
+import tyro
+
+from .bench_paint import PaintBenchArgs, paper_paint  # noqa: F401  (paper_paint: the paper-size loop)
+from .bench_paint import run as run_paint
+from .bench_renderers import RenderersArgs
+from .bench_renderers import run as run_renderers
+
+
+@dataclass
+class Args:
+    """Benchmarks: renderers (fidelity, speed) and paint (quality, cost)."""
+
+    bench: tyro.conf.OmitSubcommandPrefixes[Union[
+        Annotated[RenderersArgs, tyro.conf.subcommand("renderers")],
+        Annotated[PaintBenchArgs, tyro.conf.subcommand("paint")],
+    ]]
+
+
+def main(args: Args) -> int:
+    b = args.bench if isinstance(args, Args) else args
+    if isinstance(b, RenderersArgs):
+        run_renderers(b)
+    elif isinstance(b, PaintBenchArgs):
+        run_paint(b)
+    else:
+        raise ValueError(f"unknown benchmark {type(b).__name__}")
+    return 0

@@ -1,0 +1,160 @@
+"""Tables, plots and the markdown report of `brushwork bench paint` (see `brushwork.bench_paint`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .bench_common import fmt, fmt_seconds, log, machine_line, md_table, text_table
+
+PLOTS = ("bench_psnr_strokes.png", "bench_psnr_seconds.png")
+HEADERS = ["shape", "method", "strokes", "MSE", "PSNR dB", "SSIM", "s / image", "× paper-size time",
+           "peak RSS MiB (Δ)"]
+
+
+def _memory(c: dict) -> str:
+    if c.get("peak_rss_mib") is None:
+        return "—"
+    delta = c.get("delta_rss_mib")
+    return f"{c['peak_rss_mib']:.0f}" + (f" (+{delta:.0f})" if delta is not None else "")
+
+
+def rows(result: dict) -> list[list[str]]:
+    out = []
+    for c in result["cells"]:
+        if c["mode"] == "paper":
+            label = "paper-size: ResNet-18 w64 actor + 11 M neural renderer"
+            label += f" ({c.get('renderer', 'untrained')})" if "mean" in c else ""
+            head = [c["shape"], label, str(c["strokes"])]
+        else:
+            head = [c["shape"], c["method"], str(c["strokes"])]
+        if "mean" not in c:
+            out.append(head + [c.get("skipped", "—")] + [""] * (len(HEADERS) - 4))
+            continue
+        m = c["mean"]
+        ratio = c.get("time_ratio_vs_paper")
+        out.append(head + [fmt(m["mse"], 5), fmt(m["psnr"]), fmt(m["ssim"], 3), fmt_seconds(m["seconds"]),
+                           "—" if ratio is None else f"{ratio:.2f}", _memory(c)])
+    return out
+
+
+def print_table(result: dict) -> None:
+    print(text_table(HEADERS, rows(result), left=(0, 1)))
+
+
+def _series(result: dict) -> dict[tuple[str, str], list[tuple[int, float, float]]]:
+    """(shape, method) -> [(strokes, mean PSNR, mean seconds)] sorted by strokes."""
+    out: dict[tuple[str, str], list] = {}
+    for c in result["cells"]:
+        if c["mode"] == "paint" and "mean" in c and c["mean"]["psnr"] is not None:
+            out.setdefault((c["shape"], c["method"]), []).append((c["strokes"], c["mean"]["psnr"], c["mean"]["seconds"]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def plot(result: dict, folder: Path) -> list[Path]:
+    """PSNR vs strokes and PSNR vs seconds (matplotlib, Agg); returns the files written ([] without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("bench paint: matplotlib is not installed (pip install brushwork[bench]); no plots")
+        return []
+    series = _series(result)
+    if not series:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    paper = next((c for c in result["cells"] if c["mode"] == "paper" and "mean" in c), None)
+    files = []
+    for name, xi, xlabel in ((PLOTS[0], 0, "strokes"), (PLOTS[1], 2, "seconds per image")):
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+        for (shape, method), pts in series.items():
+            label = method if len({s for s, _ in series}) == 1 else f"{method} ({shape})"
+            ax.plot([p[xi] for p in pts], [p[1] for p in pts], marker="o", label=label)
+            if xi == 2:
+                for p in pts:
+                    ax.annotate(str(p[0]), (p[2], p[1]), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        if xi == 2 and paper:
+            ax.axvline(paper["mean"]["seconds"], color="grey", ls="--", lw=1)
+            ax.text(paper["mean"]["seconds"], ax.get_ylim()[0], " paper-size, 200 strokes", rotation=90,
+                    va="bottom", fontsize=7, color="grey")
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel + " (log scale)")
+        ax.set_ylabel("mean PSNR (dB)")
+        ax.set_title(f"{len(result['images'])} image(s), size {result['size']}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = folder / name
+        fig.savefig(path)
+        plt.close(fig)
+        files.append(path)
+    return files
+
+
+def per_image(result: dict) -> list[list[str]]:
+    out = []
+    for c in result["cells"]:
+        for r in c.get("images", []):
+            if "psnr" not in r:
+                continue
+            out.append([r["image"], f"{r['width']}×{r['height']}", c["shape"], c["method"], str(c["strokes"]),
+                        fmt(r["mse"], 5), fmt(r["psnr"]), fmt(r["ssim"], 3), fmt_seconds(r["seconds"])])
+    return out
+
+
+def write_doc(path: Path, result: dict) -> None:
+    plots = plot(result, path.parent / "images")
+    names = ", ".join(Path(p).stem for p in result["images"])
+    size = ("native size (no crop, no resize)" if result["size"] == "native"
+            else f"centre-cropped square and resized to {result['size']}×{result['size']} px (Lanczos)")
+    a = result.get("agent") or {}
+    if not a:
+        agent = "not used"
+    elif "error" in a:
+        agent = f"`{a['agent']}`: none found ({a['error']}), so the agent and refine rows are skipped"
+    else:
+        agent = (f"`{a['agent']}` ({a['path']}: {a.get('shape')} strokes, {a.get('size')} px, T = "
+                 f"{a.get('episode_steps')}, {a.get('steps')} training steps, metric {a.get('metric')})")
+    ssim_impl = {r.get("ssim_impl") for c in result["cells"] for r in c.get("images", []) if r.get("ssim_impl")}
+    md = [
+        "# Painting benchmarks", "",
+        f"Generated by `{result['command']}` — {machine_line(result['machine'])}.", "",
+        f"* **Images** ({len(result['images'])}): {names}; {size}.",
+        f"* **Agent**: {agent}.", "",
+        "## Means over the images", "",
+        md_table(HEADERS, rows(result), "lllrrrrrr"), "",
+    ]
+    if plots:
+        md += ["## Plots", ""] + [f"![{p.stem.replace('_', ' ')}](images/{p.name})" for p in plots] + [""]
+    md += [
+        "## How it is measured", "",
+        "* **Quality** of the painting rendered at the target's size against the target, both uint8 RGB: MSE "
+        "and PSNR on [0, 1] values (peak 1), SSIM = `skimage.metrics.structural_similarity(target, painting, "
+        f"channel_axis=2, data_range=255)` (implementation used: {', '.join(sorted(ssim_impl)) or '—'}). "
+        "Means are over images (mean of per-image PSNRs).",
+        "* **Seconds per image**: wall time of one `brushwork.painter.paint()` call (loading the agent excluded; "
+        "one tiny warm-up painting first), mean over the images.",
+        "* **Peak memory**: " + ("each (shape, method, strokes) cell runs in a fresh Python process that paints "
+                                 "all images one after another; *peak RSS* is that process's `ru_maxrss` (Python, "
+                                 "torch runtime and all tensors), and Δ is the part above its RSS just before the "
+                                 "first timed painting (after importing torch, loading the models and the warm-up)."
+                                 if result.get("isolated") else "not measured (cells ran in one process, `--no-isolate`)."),
+        ("* **Paper-size reference row**: an untrained `Actor(NetConfig(width=64))` (ResNet-18) and the paper-size "
+        "`NeuralRenderer` (11 M parameters; the shipped bezier renderer if it has that configuration, else "
+        "random weights) paint each image at 128×128 with the paper's loop: 40 steps of k = 5 strokes, canvas "
+        "stored as uint8 between steps (`bench_paint.paper_paint`). Its quality is meaningless (untrained); "
+        "its time is the cost of the paper's architecture on this machine, and *× paper-size time* = a row's "
+         "seconds per image ÷ this row's." if any(c["mode"] == "paper" for c in result["cells"])
+         else "* **Paper-size reference row**: not run (`--no-paper`)."),
+        f"* **Threads**: `torch.set_num_threads({result['machine']['threads']})` in every process.", "",
+    ]
+    detail = per_image(result)
+    if detail:
+        md += ["## Per image", "", "<details><summary>every image and cell</summary>", "",
+               md_table(["image", "size", "shape", "method", "strokes", "MSE", "PSNR dB", "SSIM", "s"], detail,
+                        "lllllrrrr"), "", "</details>", ""]
+    md += ["## Reproduce", "", "```sh", "pip install -e '.[bench]'   # scikit-image (SSIM), matplotlib (plots)",
+           "brushwork data fetch --only photos   # the dev photos (scikit-image's colour photos)", result["command"], "```", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(md))

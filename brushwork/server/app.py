@@ -1,0 +1,422 @@
+"""The web app's routes (Starlette).  Every route is listed in `build_app`; nothing else is served.
+
+GET  /                                  the page (index.html, app.js, app.css: bundled, no CDN)
+GET  /api/health                        liveness + queue counters
+GET  /api/config                        limits and choices for the page's form
+POST /api/paint                         multipart: image file + options -> 202 {id, events, ...}
+GET  /api/jobs/{id}                     the job's state
+GET  /api/jobs/{id}/events              server-sent events: state, strokes..., then done / error / cancelled
+POST /api/jobs/{id}/cancel              stop a queued or running painting
+GET  /api/jobs/{id}/result.{fmt}        png, svg, json, gif, mp4 (made on demand, then cached)
+
+Uploads are read into memory (bounded), decoded from a private temporary file that is removed at
+once, and held as pixels; no client-given name or path is ever used on the filesystem.  Job ids are
+random uuid4s.  Errors are JSON ``{"error": message}`` with the fitting status code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import re
+import tempfile
+import warnings
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .. import __version__
+from . import Args
+from .jobs import FORMATS, TERMINAL, JobManager, QueueFull
+
+STATIC = {  # route -> (file in static/, media type)
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/static/app.css": ("app.css", "text/css; charset=utf-8"),
+    "/favicon.ico": ("favicon.svg", "image/svg+xml"),
+}
+SECURITY_HEADERS = {
+    "content-security-policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+                                "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-resource-policy": "same-origin",
+}
+OPTION_FIELDS = ("strokes", "shape", "method", "background", "size", "palette", "seed")
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the option fields, on top of the image itself
+KEEPALIVE_S = 15.0
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+# ------------------------------------------------------------------------------------- middleware
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (does not buffer streams): adds SECURITY_HEADERS to every response."""
+
+    def __init__(self, app):
+        self.app = app
+        self.raw = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = list(message.get("headers", [])) + self.raw
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def agent_status(name: str) -> dict:
+    """Whether the server-side agent exists, and the stroke shape it paints (no weights loaded)."""
+    from ..weights import WeightsError, read_metadata, resolve
+
+    try:
+        path = resolve(name, "actor")
+        meta = read_metadata(path)
+        if meta.get("kind") != "actor":
+            raise WeightsError(f"{path}: not an actor")
+        return {"available": True, "shape": meta.get("config", {}).get("shape", "bezier"), "name": name}
+    except (WeightsError, OSError, ValueError) as e:
+        return {"available": False, "shape": None, "name": name, "why": str(e)}
+
+
+def parse_options(form, s: Args, agent: dict) -> dict:
+    """Form fields -> validated PaintConfig overrides plus ``size``; ApiError(422) naming the field."""
+    from ..canvas import Background
+    from ..painter import METHODS
+    from ..shapes import SHAPES
+
+    unknown = sorted(k for k in form.keys() if k not in OPTION_FIELDS and k != "image")
+    if unknown:
+        raise ApiError(422, f"unknown option {unknown[0]!r}; the options are {', '.join(OPTION_FIELDS)}")
+
+    def text(name: str, default: str) -> str:
+        v = form.get(name)
+        if v is None or (isinstance(v, str) and v.strip() == ""):
+            return default
+        if not isinstance(v, str):
+            raise ApiError(422, f"option {name!r} must be a plain form field, not a file")
+        if len(v) > 2000:
+            raise ApiError(422, f"option {name!r} is too long")
+        return v.strip()
+
+    def integer(name: str, default: int, lo: int, hi: int) -> int:
+        raw = text(name, str(default))
+        try:
+            v = int(raw)
+        except ValueError:
+            raise ApiError(422, f"option {name!r} must be a whole number, got {raw[:40]!r}") from None
+        if not lo <= v <= hi:
+            raise ApiError(422, f"option {name!r} must be between {lo} and {hi}, got {v}")
+        return v
+
+    strokes = integer("strokes", min(200, s.max_strokes), 1, s.max_strokes)
+    shape = text("shape", "bezier")
+    if shape not in SHAPES:
+        raise ApiError(422, f"option 'shape' must be one of {', '.join(SHAPES)}, got {shape[:40]!r}")
+    method = text("method", "auto")
+    if method not in METHODS:
+        raise ApiError(422, f"option 'method' must be one of {', '.join(METHODS)}, got {method[:40]!r}")
+    background = text("background", "black")
+    try:
+        Background.parse(background)
+    except ValueError as e:
+        raise ApiError(422, f"option 'background': {e}") from None
+    size = integer("size", min(512, s.max_size), 16, s.max_size)
+    seed = integer("seed", 0, 0, 2**31 - 1)
+    palette = [p for p in re.split(r"[\s,;]+", text("palette", "")) if p]
+    if len(palette) > 64:
+        raise ApiError(422, "option 'palette' takes at most 64 colours")
+    for p in palette:
+        if not re.fullmatch(r"#?[0-9a-fA-F]{6}", p):
+            raise ApiError(422, f"option 'palette': colours are #rrggbb, got {p[:20]!r}")
+    palette = ["#" + p.lstrip("#").lower() for p in palette]
+    if method in ("agent", "refine"):
+        if not agent["available"]:
+            raise ApiError(422, f"method {method!r} needs a trained agent, and none is installed on this server; "
+                                "use method 'optimize' (or 'auto')")
+        if agent["shape"] != shape:
+            raise ApiError(422, f"this server's agent paints {agent['shape']} strokes, not {shape}; "
+                                "use method 'optimize' for other shapes")
+    elif method == "auto" and not (agent["available"] and agent["shape"] == shape):
+        method = "optimize"  # what auto means here; decided now so the agent's shape never mismatches
+    return {"strokes": strokes, "shape": shape, "method": method, "background": background, "seed": seed,
+            "palette": palette, "size": size}
+
+
+def decode_image(data: bytes, max_pixels: int, background: str) -> np.ndarray:
+    """Upload bytes -> uint8 (H, W, 3); ApiError 413 (too many pixels), 415 (not an image), 422."""
+    from PIL import Image, UnidentifiedImageError
+
+    from ..canvas import Background
+    from ..images import MIN_SIDE, ImageError, load_image
+
+    # Header check from memory first: the pixel limit holds before any pixel is decoded.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+        except Image.DecompressionBombError:
+            raise ApiError(413, f"the image has far more pixels than this server's limit of "
+                                f"{max_pixels / 1e6:.1f} megapixels") from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+            raise ApiError(415, "the upload is not an image this server can read "
+                                "(send PNG, JPEG, WebP, GIF, TIFF or BMP)") from None
+    if w * h > max_pixels:
+        raise ApiError(413, f"the image is {w}x{h} = {w * h / 1e6:.1f} megapixels, over this server's limit of "
+                            f"{max_pixels / 1e6:.1f} megapixels; send a smaller image")
+    if w < MIN_SIDE or h < MIN_SIDE:
+        raise ApiError(422, f"the image is {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
+    # Full decode with the project's loader (EXIF, 16-bit, CMYK, animations...): it reads a path, so a
+    # private temporary file (mode 0600 in a 0700 folder), removed straight after.
+    with tempfile.TemporaryDirectory(prefix="brushwork-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            loaded = load_image(path, max_pixels=max_pixels)
+        except ImageError as e:
+            msg = str(e)
+            msg = msg[len(str(path)) + 2:] if msg.startswith(str(path) + ": ") else msg.replace(str(path), "upload")
+            raise ApiError(415, f"the upload cannot be read as an image: {msg}") from None
+    if loaded.alpha is None:
+        return loaded.rgb
+    bg = Background.parse(background)
+    fill = (255, 255, 255) if bg.transparent else tuple(round(c * 255) for c in bg.rgb)
+    return loaded.composited(fill)
+
+
+def output_size(w: int, h: int, size: int) -> tuple[int, int]:
+    """Output width, height with the long side ``size`` px and the image's aspect ratio."""
+    if w >= h:
+        return size, max(8, round(h * size / w))
+    return max(8, round(w * size / h)), size
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) more than ``limit`` bytes, by header and while streaming."""
+    too_big = ApiError(413, f"the upload is larger than this server's limit of {limit_mb(limit)}")
+    cl = request.headers.get("content-length")
+    if cl is not None:
+        try:
+            if int(cl) > limit + FORM_OVERHEAD:
+                raise too_big
+        except ValueError:
+            raise ApiError(400, "bad Content-Length header") from None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit + FORM_OVERHEAD:
+            raise too_big
+    return bytes(body)
+
+
+def limit_mb(n: int) -> str:
+    return f"{n / 1e6:g} MB"
+
+
+def sse(kind: str, data: dict, index: int) -> bytes:
+    return f"id: {index}\nevent: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+# ------------------------------------------------------------------------------------- the app
+
+
+def build_app(s: Args) -> Starlette:
+    s.check()
+    upload_limit = int(s.max_upload_mb * 1e6)
+    jobs = JobManager(workers=s.workers, max_queue=s.max_queue, job_ttl=s.job_ttl, max_jobs=s.max_jobs,
+                      max_seconds=s.max_seconds, threads=s.threads, device=s.device, agent=s.agent)
+    agent = agent_status(s.agent)
+    pkg = resources.files(__package__) / "static"
+    static = {route: (pkg.joinpath(name).read_bytes(), media) for route, (name, media) in STATIC.items()}
+
+    async def page(request: Request) -> Response:
+        body, media = static[request.url.path]
+        return Response(body, media_type=media, headers={"cache-control": "no-cache"})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__, **jobs.stats()})
+
+    async def config(request: Request) -> Response:
+        from ..painter import METHODS
+        from ..shapes import SHAPES
+
+        return JSONResponse({
+            "version": __version__, "shapes": list(SHAPES), "methods": list(METHODS), "formats": list(FORMATS),
+            "agent": {"available": agent["available"], "shape": agent["shape"]},
+            "max_strokes": s.max_strokes, "max_size": s.max_size, "max_upload_bytes": upload_limit,
+            "max_pixels": s.max_pixels, "max_queue": s.max_queue, "workers": s.workers,
+            "defaults": {"strokes": min(200, s.max_strokes), "size": min(512, s.max_size), "shape": "bezier",
+                         "method": "auto", "background": "black"},
+        })
+
+    def cross_site(request: Request) -> bool:
+        """A browser request sent by another site's page (simple POSTs need no preflight)."""
+        origin = request.headers.get("origin")
+        if not origin or origin == "null":
+            return origin == "null"
+        return origin.split("://", 1)[-1].rstrip("/").lower() != request.headers.get("host", "").lower()
+
+    async def submit(request: Request) -> Response:
+        if cross_site(request):
+            return error(403, "cross-site requests are not accepted")
+        ctype = request.headers.get("content-type", "")
+        if not ctype.lower().startswith("multipart/form-data"):
+            return error(415, "send the image as multipart/form-data with a file field named 'image'")
+        if jobs.full():  # refuse before reading and decoding anything
+            return error(429, f"the queue is full ({s.max_queue} paintings waiting); try again in a moment")
+        try:
+            body = await read_body(request, upload_limit)
+
+            async def replay():
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            try:
+                form = await Request(request.scope, replay).form(max_files=1, max_fields=len(OPTION_FIELDS) + 1,
+                                                                 max_part_size=upload_limit + 1)
+            except MultiPartException as e:
+                raise ApiError(422, f"malformed upload: {e}") from None
+            try:
+                upload = form.get("image")
+                if not isinstance(upload, UploadFile):
+                    raise ApiError(422, "no image in the upload: send the file in a field named 'image'")
+                opts = parse_options(form, s, agent)
+                data = await upload.read(upload_limit + 1)
+            finally:
+                await form.close()
+            if len(data) > upload_limit:
+                raise ApiError(413, f"the image is larger than this server's limit of {limit_mb(upload_limit)}")
+            if not data:
+                raise ApiError(422, "the uploaded image is empty")
+            rgb = await run_in_threadpool(decode_image, data, s.max_pixels, opts["background"])
+            del data, body
+            width, height = output_size(rgb.shape[1], rgb.shape[0], opts.pop("size"))
+            job = jobs.submit(rgb, opts, width, height)
+        except ApiError as e:
+            return error(e.status, e.message)
+        except QueueFull as e:
+            return error(429, str(e))
+        base = f"/api/jobs/{job.id}"
+        return JSONResponse({"id": job.id, "state": job.state, "width": width, "height": height, "options": opts,
+                             "events": f"{base}/events", "cancel": f"{base}/cancel", "status": base},
+                            status_code=202)
+
+    def find(request: Request):
+        job = jobs.get(request.path_params["job_id"])
+        if job is None:
+            raise HTTPException(404, "no such painting (unknown id, or it expired)")
+        return job
+
+    async def status(request: Request) -> Response:
+        jobs.sweep()
+        return JSONResponse(find(request).summary())
+
+    async def cancel(request: Request) -> Response:
+        if cross_site(request):
+            return error(403, "cross-site requests are not accepted")
+        job = find(request)
+        return JSONResponse({"id": job.id, "state": jobs.cancel(job)})
+
+    async def events(request: Request) -> Response:
+        job = find(request)
+        try:  # a reconnecting EventSource resumes after the last event it saw
+            start = int(request.headers.get("last-event-id", "-1")) + 1
+        except ValueError:
+            start = 0
+        start = max(0, start)
+
+        async def stream():
+            index = start
+            yield b"retry: 2000\n\n"
+            while True:
+                batch = job.events_since(index)
+                for kind, data in batch:
+                    yield sse(kind, data, index)
+                    index += 1
+                    if kind in TERMINAL:
+                        return
+                if not batch and not await job.wait(index, KEEPALIVE_S):
+                    yield b": keep-alive\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+    async def result(request: Request) -> Response:
+        job = find(request)
+        fmt = request.path_params["fmt"]
+        if fmt not in FORMATS:
+            return error(404, f"unknown result format {fmt[:20]!r}; use one of {', '.join(FORMATS)}")
+        if job.state != "done":
+            return error(409, f"the painting is {job.state}, not done" + (f": {job.error}" if job.error else ""))
+
+        def make() -> bytes:
+            with jobs.export_slots:
+                return job.result(fmt)
+
+        try:
+            data = await run_in_threadpool(make)
+        except Exception as e:  # noqa: BLE001  e.g. no video encoder
+            return error(500, f"could not make the {fmt.upper()} file: {e}")
+        name = f"painting-{job.id[:8]}.{fmt}"
+        return Response(data, media_type=FORMATS[fmt],
+                        headers={"content-disposition": f'attachment; filename="{name}"',
+                                 "cache-control": "private, max-age=3600"})
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return error(exc.status_code, exc.detail if exc.status_code != 405 else "method not allowed on this route")
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        await asyncio.get_running_loop().run_in_executor(None, jobs.close)
+
+    routes = [Route(path, page, methods=["GET", "HEAD"]) for path in STATIC]
+    routes += [
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/config", config, methods=["GET"]),
+        Route("/api/paint", submit, methods=["POST"]),
+        Route("/api/jobs/{job_id}", status, methods=["GET"]),
+        Route("/api/jobs/{job_id}/events", events, methods=["GET"]),
+        Route("/api/jobs/{job_id}/cancel", cancel, methods=["POST"]),
+        Route("/api/jobs/{job_id}/result.{fmt}", result, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error})
+    app.state.jobs = jobs
+    app.state.settings = s
+    app.state.agent = agent
+    return app

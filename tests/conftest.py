@@ -1,0 +1,26 @@
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_threads():
+    # Tests share 2 cores with whatever else runs; one thread keeps timings stable and results exact.
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture
+def tiny_actor(tmp_path):
+    """An untrained actor weights file (k=5, T=4, 32 px) for painter tests that need an agent."""
+    from brushwork.networks import Actor, NetConfig
+    from brushwork.weights import save_weights
+
+    cfg = NetConfig(width=8, bundle=5)
+    actor = Actor(cfg)
+    config = {"net": {"width": 8, "blocks": [2, 2, 2, 2], "bundle": 5, "params": 13}, "size": 32, "steps": 4,
+              "shape": "bezier", "background": "black", "renderer": "analytic", "algo": "model-based",
+              "reward": "l2", "data": "test"}
+    path = tmp_path / "actor.safetensors"
+    save_weights(path, actor.state_dict(), "actor", config)
+    return path
