@@ -185,28 +185,35 @@ def timed_pass(fn: Callable, strokes: Tensor, batch: int, grad: bool) -> float:
     return clock() - t0
 
 
-def measure_speed(rows: list[Row], args: RenderersArgs, strokes: Tensor) -> None:
-    """Warm every renderer up (compiling the compiled ones, timed separately), then time all of them
-    ``repeats`` times, interleaved, so background load affects them alike."""
-    timed = [r for r in rows if r.render is not None]
-    per_1000 = 1000.0 / len(strokes)
-    for r in timed:
+def warm_up(rows: list[Row], args: RenderersArgs, strokes: Tensor) -> None:
+    """Run every renderer once (forward and forward+backward on one batch) before anything is measured.
+    For the torch.compile'd rows this compiles: its time is their ``compile_s``, followed by one full
+    untimed pass so that window sizes not seen yet do not compile inside a measurement."""
+    first = strokes[: args.batch]
+    for r in rows:
+        if r.render is None:
+            continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            first = strokes[: args.batch]
             t0 = clock()
             timed_pass(r.render, first, args.batch, False)
             if r.grad:
                 timed_pass(r.render, first, args.batch, True)
             if r.kind == "compiled":
                 r.compile_s = clock() - t0
-                # One full untimed pass: window sizes not seen yet must not compile inside a timing.
                 timed_pass(r.render, strokes, args.batch, False)
                 timed_pass(r.render, strokes, args.batch, True)
-                log(f"  compiled {r.shape}: first calls {r.compile_s:.0f} s")
+                log(f"  compiled {r.shape}: first calls {r.compile_s:.0f} s, then {clock() - t0 - r.compile_s:.0f} s "
+                    "for one full pass")
         failed = [w for w in caught if "torch.compile" in str(w.message)]
         if failed:
             r.note = f"compile failed, ran eager: {failed[0].message}"
+
+
+def measure_speed(rows: list[Row], args: RenderersArgs, strokes: Tensor) -> None:
+    """Time every renderer ``repeats`` times, interleaved, so background load affects them alike."""
+    timed = [r for r in rows if r.render is not None]
+    per_1000 = 1000.0 / len(strokes)
     for rep in range(args.repeats):
         for r in timed:
             r.forward.append(timed_pass(r.render, strokes, args.batch, False) * per_1000)
@@ -310,6 +317,7 @@ def run(args: RenderersArgs) -> dict:
     log(f"bench renderers: {args.strokes} strokes, shapes {', '.join(args.shapes)}, {threads} thread(s)")
     strokes = held_out(args.strokes, args.seed)
     rows = build_rows(args)
+    warm_up(rows, args, strokes)
     measure_fidelity(rows, args, strokes)
     measure_speed(rows, args, strokes)
     goals = targets(rows, args)

@@ -65,8 +65,9 @@ def paint_one(args: PaintArgs, quiet: bool | None = None) -> dict:
 
 
 def summary(m: dict) -> str:
+    note = f" ({m['note']})" if m.get("note") else ""
     return (f"{m['strokes']} strokes ({m['method']}), {m['width']}x{m['height']}, PSNR {m['psnr']:.2f} dB, "
-            f"SSIM {m['ssim']:.3f}, {m['seconds']:.1f} s -> {', '.join(m['files'])}")
+            f"SSIM {m['ssim']:.3f}, {m['seconds']:.1f} s -> {', '.join(m['files'])}{note}")
 
 
 def main(args: PaintArgs) -> int:

@@ -45,6 +45,7 @@ class PaintConfig:
     tiles: str = "overlap"  # overlap (seam-free) or paper (disjoint tiles, strokes clipped)
     passes: int = 0  # coarse-to-fine passes (0 = by output size)
     refine_iters: int = 30  # Adam iterations of the refine method
+    optimize_iters: int = 40  # Adam iterations per coarse-to-fine stage of the optimize method
     work: int = 256  # working resolution (long side) for refine / optimize
     seed: int = 0
     device: str = "auto"
@@ -167,17 +168,25 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
         cfg = PaintConfig(**{**cfg.__dict__, **overrides})
     check(cfg)
     t0 = time.time()
-    if isinstance(image, LoadedImage):
-        rgb = image.rgb
-    elif isinstance(image, np.ndarray):
+    background = Background.parse(cfg.background)
+    note = None
+    if isinstance(image, np.ndarray):
         rgb = image
     elif hasattr(image, "convert"):
         rgb = np.asarray(image.convert("RGB"))
     else:
-        rgb = load_image(image).rgb
+        loaded = image if isinstance(image, LoadedImage) else load_image(image)
+        note = loaded.note
+        # Transparent pixels take the background's colour (white under a transparent background).
+        under = (1.0, 1.0, 1.0) if background.transparent else background.rgb
+        rgb = loaded.rgb if loaded.alpha is None else loaded.composited(tuple(round(c * 255) for c in under))
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"image array must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     h_in, w_in = rgb.shape[:2]
     W, H = output_size(w_in, h_in, cfg)
     n = cfg.strokes or max(200, round(200 * max(W, H) / 256))
+    if not cfg.quiet and note:
+        print(f"note: {note}")
     n_old = 0
     if resume is not None:
         if resume.shape != cfg.shape:
@@ -186,7 +195,6 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
         if cfg.strokes and cfg.strokes <= n_old:
             raise ValueError(f"the resumed painting already has {n_old} strokes; ask for more with --strokes")
         n = cfg.strokes or n_old + n
-    background = Background.parse(cfg.background)
     palette = parse_palette(cfg.palette)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
@@ -229,7 +237,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
 
     if method == "optimize":
         native = resume.native if resume is not None else float(max(ww, wh))
-        ocfg = OptimizeConfig(work=cfg.work)
+        ocfg = OptimizeConfig(work=cfg.work, iters=cfg.optimize_iters, final_iters=round(1.5 * cfg.optimize_iters))
         strokes, frames = optimize_strokes(target_w, n - n_old, cfg.shape, canvas, ocfg, cfg.seed, palette,
                                            progress=not cfg.quiet, native=native, on_stage=lambda s, f: emit(s, f, None))
         bar.update(n - n_old)
@@ -252,6 +260,9 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
                                  clips=clips)
         emit(strokes, frames, clips, replace=True)
     bar.close()
+    if palette is not None:  # the optimiser rendered snapped colours; store them so
+        strokes = strokes.clone()
+        strokes[:, 10:13] = palette[torch.cdist(strokes[:, 10:13], palette).argmin(1)]
     frames = frames * to_out
     if clips is not None:
         clips = clips * to_out_clip
@@ -261,6 +272,8 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     painting.metrics = {"strokes": len(painting), "method": method, "psnr": round(float(psnr(out, target_full)), 3),
                         "ssim": round(float(ssim(out, target_full)), 4), "seconds": round(time.time() - t0, 2),
                         "width": W, "height": H}
+    if note:
+        painting.metrics["note"] = note
     return painting
 
 

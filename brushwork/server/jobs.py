@@ -216,6 +216,17 @@ def draw_list(shape_name: str, strokes, frames, native: float, clips=None) -> li
     return [[round(v, 3) for v in row] for row in out.tolist()]
 
 
+def strokes_event(ev: dict) -> dict:
+    """The SSE payload of a painter ``on_strokes`` event: raw strokes (rounded) plus drawing primitives."""
+    return {
+        "done": ev["done"], "total": ev["total"], "replace": ev["replace"], "native": ev["native"],
+        "strokes": [[round(v, 5) for v in s] for s in ev["strokes"]],
+        "frames": [[round(v, 3) for v in f] for f in ev["frames"]],
+        "clips": None if ev["clips"] is None else [[round(v, 3) for v in c] for c in ev["clips"]],
+        "draw": draw_list(ev["shape"], ev["strokes"], ev["frames"], ev["native"], ev["clips"]),
+    }
+
+
 class JobManager:
     """Jobs by id, a FIFO of waiting jobs (at most ``max_queue``), ``workers`` painting threads."""
 
@@ -364,16 +375,15 @@ class JobManager:
                            "background": "transparent" if bg.transparent else
                            "#%02x%02x%02x" % tuple(round(c * 255) for c in bg.rgb)})
 
+        sent: list = []  # the strokes streamed so far (to notice a final pass that changed them)
+
         def on_strokes(ev: dict) -> None:
             job.check()
             job.strokes_done = ev["done"]
-            job.emit("strokes", {
-                "done": ev["done"], "total": ev["total"], "replace": ev["replace"], "native": ev["native"],
-                "strokes": [[round(v, 5) for v in s] for s in ev["strokes"]],
-                "frames": [[round(v, 3) for v in f] for f in ev["frames"]],
-                "clips": ev["clips"],
-                "draw": draw_list(ev["shape"], ev["strokes"], ev["frames"], ev["native"], ev["clips"]),
-            })
+            if ev["replace"]:
+                sent.clear()
+            sent.extend(ev["strokes"])
+            job.emit("strokes", strokes_event(ev))
             job.check()
 
         cfg = PaintConfig(**{**job.options, "width": job.width, "height": job.height, "quiet": True,
@@ -393,6 +403,15 @@ class JobManager:
             job.image = None
         job.painting = painting
         job.strokes_done = len(painting)
+        # A last joint pass may have moved every stroke without an event (the optimize method's
+        # final refinement): send them all, replacing, so the stream always ends on the painting.
+        final = painting.strokes
+        if len(sent) != len(final) or not np.allclose(np.asarray(sent, dtype=np.float32), final.numpy(), atol=1e-6):
+            clips = None if painting.clips is None else painting.clips.tolist()
+            job.emit("strokes", strokes_event({
+                "done": len(painting), "total": len(painting), "replace": True, "native": painting.native,
+                "strokes": final.tolist(), "frames": painting.frames.tolist(), "clips": clips,
+                "shape": painting.shape}))
         self._finish(job, "done")
 
     def _finish(self, job: Job, state: str, message: str = "") -> None:
