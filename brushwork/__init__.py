@@ -1,3 +1,32 @@
-"""brushwork: paint any image with brush strokes (Learning to Paint, rebuilt and extended)."""
+"""brushwork: paint any image with brush strokes (Learning to Paint, rebuilt and extended).
+
+Public API (imported lazily, so ``import brushwork`` stays cheap):
+
+* ``paint(image, **options) -> Painting``  (see `brushwork.painter.PaintConfig` for the options)
+* ``Painting``: strokes + frames; ``.save(path)`` by extension, ``.render(width, height)``
+* ``load_agent(name_or_path)``: a trained actor ("photo", "mnist", ... or a .safetensors)
+* ``load_renderer(name_or_path)``: a neural stroke renderer ("bezier" or a .safetensors)
+* ``get_shape(name)``: a stroke shape (reference / soft rasteriser, SVG)
+"""
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "paint": "brushwork.painter",
+    "PaintConfig": "brushwork.painter",
+    "Painting": "brushwork.painting",
+    "load_agent": "brushwork.policy",
+    "load_renderer": "brushwork.renderer",
+    "get_shape": "brushwork.shapes",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'brushwork' has no attribute {name!r}")
+
+
+__all__ = list(_EXPORTS)

@@ -259,12 +259,13 @@ def summarise(cell: dict) -> dict:
 def run(args: PaintBenchArgs) -> dict:
     from .bench_paint_report import print_table, write_doc
 
+    command = command_line("paint", args, skip=("json",))
     args = args.resolved()
     strokes, methods, shapes = args.lists()
     threads = set_threads(args.threads)
     paths = image_paths(args)
     agent_shape, agent_info = agent_status(args.agent) if {"agent", "refine"} & set(methods) else (None, {})
-    result = {"command": command_line("paint", args), "machine": machine(threads), "size": args.size,
+    result = {"command": command, "quick": args.quick, "machine": machine(threads), "size": args.size,
               "images": [str(p) for p in paths], "agent": agent_info, "isolated": args.isolate, "cells": []}
     log(f"bench paint: {len(paths)} image(s), size {args.size}, {threads} thread(s), methods {', '.join(methods)}, "
         f"strokes {', '.join(map(str, strokes))}")
@@ -290,9 +291,10 @@ def run(args: PaintBenchArgs) -> dict:
             else:
                 cell.update(out)
                 cell["mean"] = summarise(cell)
+            m = cell.get("mean", {})
+            psnr = f"PSNR {m['psnr']:.2f} dB, " if m.get("psnr") is not None else ""
             log(f"  {spec['shape']} {spec['method']} {spec['strokes']}: "
-                + (cell.get("skipped") or f"PSNR {cell['mean']['psnr'] or float('nan'):.2f} dB, "
-                   f"{cell['mean']['seconds']:.2f} s/image") + f" ({clock() - t0:.0f} s)")
+                + (cell.get("skipped") or f"{psnr}{m['seconds']:.2f} s/image") + f" ({clock() - t0:.0f} s)")
         result["cells"].append(cell)
     paper = next((c for c in result["cells"] if c["mode"] == "paper" and "mean" in c), None)
     for c in result["cells"]:

@@ -298,8 +298,9 @@ def write_doc(path: Path, rows: list[Row], args: RenderersArgs, info: dict, goal
         f"{args.repeats} repeat(s), all renderers run once per repeat, interleaved, so background load hits them "
         "alike. *forward* runs under `torch.no_grad()`; *fwd+bwd* is `out.sum().backward()` including the "
         "forward, with the stroke parameters requiring grad and neural weights frozen (as when the actor "
-        "trains through the renderer). Every renderer is warmed up first; torch.compile's compilation "
-        "(first calls plus one full untimed pass) is reported separately and excluded.",
+        "trains through the renderer). Every renderer is warmed up first (one batch, forward and fwd+bwd); for "
+        "torch.compile that first call compiles: its time is reported in the notes and excluded, and one "
+        "further untimed pass over all strokes follows.",
         f"* **Threads**: `torch.set_num_threads({info['machine']['threads']})`.",
         "* The untrained paper-size renderer has the shipped architecture's cost (weights do not change it), so "
         "it stands in for the neural renderer's speed until one ships.", "",
@@ -310,10 +311,11 @@ def write_doc(path: Path, rows: list[Row], args: RenderersArgs, info: dict, goal
 
 
 def run(args: RenderersArgs) -> dict:
+    command = command_line("renderers", args, skip=("json",))
     args = args.resolved()
     args.check()
     threads = set_threads(args.threads)
-    info = {"command": command_line("renderers", args), "machine": machine(threads)}
+    info = {"command": command, "machine": machine(threads)}
     log(f"bench renderers: {args.strokes} strokes, shapes {', '.join(args.shapes)}, {threads} thread(s)")
     strokes = held_out(args.strokes, args.seed)
     rows = build_rows(args)

@@ -255,6 +255,8 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
             c_new = clips if clips is not None else full.expand(n - n_old, 4)
             clips = torch.cat([c_old, c_new])
         start = background.canvas(wh, ww)
+    if method == "optimize":  # its final joint pass moved every new stroke: resend them all
+        emit(strokes, frames, clips, replace=True)
     if method == "refine":
         strokes = refine_strokes(target_w, strokes, frames, native, cfg.shape, start, cfg.refine_iters, 0.03, palette,
                                  clips=clips)

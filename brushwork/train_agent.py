@@ -60,6 +60,7 @@ class Args:
     lr_critic: float = 3e-4  # then /3 at 20 % and /10 at 40 % of the updates (paper schedule)
     lr_actor: float = 1e-3
     warmstart: int = 0  # greedy actor pre-training updates (gamma 0, L2 reward, no critic) before DDPG
+    init_actor: Path | None = None  # start the actor (and its target) from these actor weights
     background: str = "black"  # canvas background (paper: black)
     eval_every: int = 50  # batched episodes between evaluations
     eval_images: int = 32  # held-out images per evaluation
@@ -177,6 +178,12 @@ def main(args: Args) -> Path:
                     p.grad /= d.world
 
         agent.sync = sync
+    if args.init_actor is not None and not args.resume:
+        from .weights import load_state_strict, load_weights
+
+        state_init, _ = load_weights(args.init_actor, "actor")
+        load_state_strict(agent.actor, state_init, args.init_actor)
+        agent.actor_t.load_state_dict(agent.actor.state_dict())
     replay = EpisodeReplay(args.replay, args.steps, args.size, args.bundle * 13)
     state = {"env_steps": 0, "episodes": 0, "updates": 0, "warmstart_done": 0, "seconds": 0.0, "best_psnr": -math.inf}
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"

@@ -4,7 +4,6 @@ events, downloads, limits and their messages, the queue, cancel, expiry, and wha
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import json
 import os
@@ -24,7 +23,6 @@ pytest.importorskip("starlette", reason="the web extra is not installed: pip ins
 import httpx  # noqa: E402
 
 import brushwork.painter  # noqa: E402
-from brushwork.optimize import OptimizeConfig  # noqa: E402
 from brushwork.painting import Painting  # noqa: E402
 from brushwork.server import Args, create_app  # noqa: E402
 
@@ -34,10 +32,10 @@ UUID0 = "00000000-0000-4000-8000-000000000000"
 # ------------------------------------------------------------------------------------------ helpers
 
 
-@pytest.fixture
-def fast_optimize(monkeypatch):
-    """Real stroke optimisation with very few iterations (the 2-core test machine is busy)."""
-    monkeypatch.setattr(brushwork.painter, "OptimizeConfig", functools.partial(OptimizeConfig, iters=3, final_iters=2))
+def fast(**kw) -> Args:
+    """Settings for quick real paintings: stroke optimisation with very few iterations, one torch
+    thread per painting (the test machine's cores are shared)."""
+    return Args(**{"threads": 1, "optimize_iters": 2, **kw})
 
 
 def png_bytes(w: int = 48, h: int = 36, mode: str = "RGB", seed: int = 0) -> bytes:
@@ -75,10 +73,12 @@ def run(settings: Args, fn):
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as client:
             return await fn(client, app)
 
+    threads = torch.get_num_threads()
     try:
         return asyncio.run(main())
     finally:
         app.state.jobs.close()
+        torch.set_num_threads(threads)  # the workers set it process-wide
 
 
 async def submit(client, image: bytes | None = None, filename: str = "photo.png", **options):
@@ -127,7 +127,7 @@ def test_page_static_and_health():
         assert cfg["max_strokes"] == 50 and "bezier" in cfg["shapes"] and cfg["formats"] == ["png", "svg", "json", "gif", "mp4"]
         assert cfg["agent"]["available"] in (True, False)
 
-    run(Args(workers=1, max_strokes=50), go)
+    run(fast(workers=1, max_strokes=50), go)
 
 
 @pytest.mark.parametrize("path", [
@@ -142,13 +142,13 @@ def test_nothing_outside_the_routes_is_served(path):
         assert "import" not in r.text and "root:" not in r.text
         assert r.headers["content-type"].startswith("application/json")
 
-    run(Args(workers=1), go)
+    run(fast(workers=1), go)
 
 
 # ------------------------------------------------------------------------------------------ painting
 
 
-def test_paint_streams_strokes_then_results(fast_optimize):
+def test_paint_streams_strokes_then_results():
     async def go(c, app):
         r = await submit(c, png_bytes(48, 36), strokes=12, size=48, method="optimize", shape="bezier", background="white")
         assert r.status_code == 202, r.text
@@ -198,11 +198,11 @@ def test_paint_streams_strokes_then_results(fast_optimize):
         st = (await c.get(f"/api/jobs/{j['id']}")).json()
         assert st["state"] == "done" and st["done"] == 12 and st["metrics"]["strokes"] == 12
 
-    run(Args(workers=1), go)
+    run(fast(workers=1), go)
 
 
 @pytest.mark.parametrize("shape", ["circle", "triangle", "bezier-opaque"])
-def test_other_shapes_and_backgrounds(fast_optimize, shape):
+def test_other_shapes_and_backgrounds(shape):
     async def go(c, app):
         r = await submit(c, png_bytes(40, 40, mode="RGBA"), strokes=6, size=32, method="auto", shape=shape,
                          background="transparent")
@@ -214,10 +214,41 @@ def test_other_shapes_and_backgrounds(fast_optimize, shape):
         png = await c.get(evs[-1][2]["results"]["png"])
         assert Image.open(io.BytesIO(png.content)).mode == "RGBA"  # transparent background
 
-    run(Args(workers=1), go)
+    run(fast(workers=1), go)
 
 
-def test_resume_events_after_last_event_id(fast_optimize):
+def test_agent_and_refine_methods(tiny_actor):
+    async def go(c, app):
+        cfg = (await c.get("/api/config")).json()
+        assert cfg["agent"] == {"available": True, "shape": "bezier"}
+        # agent: strokes arrive a step (k = 5 per tile) at a time and are the painting's own.
+        r = await submit(c, strokes=12, size=40, method="agent")
+        assert r.status_code == 202, r.text
+        evs = await events(c, r.json()["id"])
+        assert evs[-1][1] == "done" and evs[-1][2]["metrics"]["method"] == "agent"
+        batches = [d for _, k, d in evs if k == "strokes"]
+        done = [d["done"] for d in batches]
+        assert len(done) >= 2 and done == sorted(set(done)) and done[-1] == 12
+        assert not any(d["replace"] for d in batches)
+        p = Painting.from_json((await c.get(evs[-1][2]["results"]["json"])).json())
+        live = torch.tensor([s for d in batches for s in d["strokes"]])
+        assert torch.allclose(live, p.strokes, atol=1e-4)
+        # refine: the agent's strokes, then all of them again after the joint optimisation.
+        r = await submit(c, strokes=10, size=40, method="refine")
+        evs = await events(c, r.json()["id"])
+        batches = [d for _, k, d in evs if k == "strokes"]
+        assert evs[-1][1] == "done" and batches[-1]["replace"] and len(batches[-1]["strokes"]) == 10
+        # auto with a shape the agent does not paint: stroke optimisation, not an error.
+        r = await submit(c, strokes=6, size=32, method="auto", shape="circle")
+        assert r.json()["options"]["method"] == "optimize"
+        assert (await events(c, r.json()["id"]))[-1][1] == "done"
+        r = await submit(c, strokes=6, size=32, method="agent", shape="triangle")
+        assert r.status_code == 422 and "paints bezier strokes" in r.json()["error"]
+
+    run(fast(workers=1, agent=str(tiny_actor)), go)
+
+
+def test_resume_events_after_last_event_id():
     async def go(c, app):
         r = await submit(c, **SMALL)
         jid = r.json()["id"]
@@ -225,10 +256,10 @@ def test_resume_events_after_last_event_id(fast_optimize):
         tail = await events(c, jid, headers={"last-event-id": "1"})
         assert tail == full[2:]
 
-    run(Args(workers=1), go)
+    run(fast(workers=1), go)
 
 
-def test_concurrent_users_are_isolated(fast_optimize):
+def test_concurrent_users_are_isolated():
     async def go(c, app):
         a, b = await asyncio.gather(submit(c, png_bytes(40, 30, seed=1), strokes=5, size=40, method="optimize", seed=1),
                                     submit(c, png_bytes(30, 40, seed=2), strokes=7, size=40, method="optimize", seed=2,
@@ -241,13 +272,13 @@ def test_concurrent_users_are_isolated(fast_optimize):
         assert all(ja["id"] in u for u in ea[-1][2]["results"].values())
         assert all(len(row) == 7 for _, k, d in eb if k == "strokes" for row in d["draw"])  # B's circles only
 
-    run(Args(workers=2), go)
+    run(fast(workers=2), go)
 
 
 # ------------------------------------------------------------------------------------------ limits
 
 
-def test_refusals_have_clear_messages(fast_optimize):
+def test_refusals_have_clear_messages():
     async def go(c, app):
         async def check(status, needle, **kw):
             r = await submit(c, **kw) if "raw" not in kw else await c.post("/api/paint", **kw["raw"])
@@ -281,10 +312,10 @@ def test_refusals_have_clear_messages(fast_optimize):
         assert (await c.get("/api/paint")).status_code == 405
         assert (await c.get("/api/health")).json()["jobs"] == 0  # nothing was queued
 
-    run(Args(workers=1, max_upload_mb=0.02, max_pixels=5000, max_strokes=40, max_size=64), go)
+    run(fast(workers=1, max_upload_mb=0.02, max_pixels=5000, max_strokes=40, max_size=64), go)
 
 
-def test_uploads_never_touch_the_filesystem_by_name(fast_optimize, monkeypatch, tmp_path):
+def test_uploads_never_touch_the_filesystem_by_name(monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # private temp files go here, and go away
 
     async def go(c, app):
@@ -294,7 +325,7 @@ def test_uploads_never_touch_the_filesystem_by_name(fast_optimize, monkeypatch, 
         assert not os.path.exists("/tmp/evil.png")
         assert list(tmp_path.iterdir()) == []  # the decoded upload's temp file is gone
 
-    run(Args(workers=1), go)
+    run(fast(workers=1), go)
 
 
 # ------------------------------------------------------------------------------------------ queue / cancel
@@ -308,7 +339,7 @@ def blocking_painter(monkeypatch):
     def paint(image, cfg, on_strokes=None, **kw):
         rng = np.random.default_rng(0)
         done = []
-        while not release.is_set() and len(done) < 10_000:
+        while not (release.is_set() and done) and len(done) < 10_000:
             s = rng.uniform(0.05, 0.95, 13).tolist()
             done.append(s)
             on_strokes({"strokes": [s], "frames": [[0.0, 0.0, 32.0]], "clips": None, "done": len(done),
@@ -355,7 +386,7 @@ def test_queue_limit_and_cancel(blocking_painter):
         blocking_painter.set()
         assert (await events(c, r4.json()["id"]))[-1][1] == "done"
 
-    run(Args(workers=1, max_queue=1), go)
+    run(fast(workers=1, max_queue=1), go)
 
 
 def test_cancel_stops_a_real_painting_promptly():
@@ -375,7 +406,7 @@ def test_cancel_stops_a_real_painting_promptly():
         # The worker is free again at once.
         assert (await c.get("/api/health")).json()["running"] == 0
 
-    run(Args(workers=1), go)
+    run(fast(workers=1, optimize_iters=40), go)
 
 
 def test_time_limit_stops_a_painting():
@@ -385,7 +416,7 @@ def test_time_limit_stops_a_painting():
         evs = await events(c, jid)
         assert evs[-1][1] == "cancelled" and "limit of 0.5 s" in evs[-1][2]["message"]
 
-    run(Args(workers=1, max_seconds=0.5), go)
+    run(fast(workers=1, max_seconds=0.5, optimize_iters=40), go)
 
 
 def test_painting_errors_are_reported(monkeypatch):
@@ -401,10 +432,10 @@ def test_painting_errors_are_reported(monkeypatch):
         r2 = await c.get(f"/api/jobs/{r.json()['id']}/result.svg")
         assert r2.status_code == 409 and "the brush broke" in r2.json()["error"]
 
-    run(Args(workers=1), go)
+    run(fast(workers=1), go)
 
 
-def test_finished_jobs_expire(fast_optimize):
+def test_finished_jobs_expire():
     async def go(c, app):
         r = await submit(c, **SMALL)
         jid = r.json()["id"]
@@ -415,7 +446,7 @@ def test_finished_jobs_expire(fast_optimize):
         assert r.status_code == 404 and "expired" in r.json()["error"]
         assert (await c.get(f"/api/jobs/{jid}/result.png")).status_code == 404
 
-    run(Args(workers=1, job_ttl=0.3), go)
+    run(fast(workers=1, job_ttl=0.3), go)
 
 
 # ------------------------------------------------------------------------------------------ command line

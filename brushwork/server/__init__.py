@@ -32,6 +32,8 @@ class Args:
     job_ttl: float = 1800.0  # seconds a finished painting stays downloadable
     max_jobs: int = 100  # finished paintings kept in memory at most (the oldest are dropped first)
     threads: int = 0  # torch threads per painting (0 = CPU cores / workers)
+    work: int = 256  # working resolution (long side, px) of stroke optimisation / refinement: lower is faster, coarser
+    optimize_iters: int = 40  # Adam iterations per stage of the optimize method (the final joint pass: 1.5x): lower is faster
     agent: str = "photo"  # agent for the agent / refine methods: shipped name or actor .safetensors (server-side only)
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
     log_level: str = "info"  # uvicorn log level: critical, error, warning, info, debug
@@ -39,7 +41,7 @@ class Args:
     def check(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"--port must be between 0 and 65535, got {self.port}")
-        for name in ("workers", "max_strokes", "max_size", "max_pixels", "max_jobs"):
+        for name in ("workers", "max_strokes", "max_size", "max_pixels", "max_jobs", "work", "optimize_iters"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         for name in ("max_queue", "threads"):
@@ -65,14 +67,11 @@ def create_app(settings: Args | None = None):
 def main(args: Args) -> int:
     args.check()
     try:
-        import uvicorn  # noqa: F401
+        import uvicorn
 
-        from . import app as _app  # noqa: F401  (imports starlette)
+        app = create_app(args)  # imports starlette
     except ImportError as e:
         raise RuntimeError(f"{WEB_EXTRA_HINT} ({e})") from None
-    import uvicorn
-
-    app = create_app(args)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "") else ("[::1]" if args.host == "::" else args.host)
     shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
     print(f"brushwork serve: http://{shown}:{args.port}/  ({args.workers} worker(s), queue {args.max_queue}; Ctrl+C stops)",

@@ -259,7 +259,8 @@ def build_app(s: Args) -> Starlette:
     s.check()
     upload_limit = int(s.max_upload_mb * 1e6)
     jobs = JobManager(workers=s.workers, max_queue=s.max_queue, job_ttl=s.job_ttl, max_jobs=s.max_jobs,
-                      max_seconds=s.max_seconds, threads=s.threads, device=s.device, agent=s.agent)
+                      max_seconds=s.max_seconds, threads=s.threads, device=s.device, agent=s.agent,
+                      paint_defaults={"work": s.work, "optimize_iters": s.optimize_iters})
     agent = agent_status(s.agent)
     pkg = resources.files(__package__) / "static"
     static = {route: (pkg.joinpath(name).read_bytes(), media) for route, (name, media) in STATIC.items()}
@@ -323,7 +324,6 @@ def build_app(s: Args) -> Starlette:
             if not data:
                 raise ApiError(422, "the uploaded image is empty")
             rgb = await run_in_threadpool(decode_image, data, s.max_pixels, opts["background"])
-            del data, body
             width, height = output_size(rgb.shape[1], rgb.shape[0], opts.pop("size"))
             job = jobs.submit(rgb, opts, width, height)
         except ApiError as e:

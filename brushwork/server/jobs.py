@@ -231,7 +231,8 @@ class JobManager:
     """Jobs by id, a FIFO of waiting jobs (at most ``max_queue``), ``workers`` painting threads."""
 
     def __init__(self, workers: int = 1, max_queue: int = 8, job_ttl: float = 1800.0, max_jobs: int = 100,
-                 max_seconds: float = 600.0, threads: int = 0, device: str = "auto", agent: str = "photo"):
+                 max_seconds: float = 600.0, threads: int = 0, device: str = "auto", agent: str = "photo",
+                 paint_defaults: dict | None = None):
         self.workers = max(1, int(workers))
         self.max_queue = max(0, int(max_queue))
         self.job_ttl = float(job_ttl)
@@ -240,6 +241,7 @@ class JobManager:
         self.threads = int(threads)
         self.device = device
         self.agent = agent
+        self.paint_defaults = dict(paint_defaults or {})  # server-side PaintConfig fields (work, optimize_iters)
         self.jobs: dict[str, Job] = {}
         self._waiting: list[Job] = []  # queued jobs in order (for positions)
         self._q: queue.Queue = queue.Queue()
@@ -386,8 +388,8 @@ class JobManager:
             job.emit("strokes", strokes_event(ev))
             job.check()
 
-        cfg = PaintConfig(**{**job.options, "width": job.width, "height": job.height, "quiet": True,
-                             "device": self.device, "agent": self.agent})
+        cfg = PaintConfig(**{**self.paint_defaults, **job.options, "width": job.width, "height": job.height,
+                             "quiet": True, "device": self.device, "agent": self.agent})
         _local.job = job
         try:
             job.check()

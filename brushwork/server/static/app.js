@@ -123,9 +123,22 @@
     }
   }
 
+  // Display size: as large as fits the stage (small paintings are shown enlarged), aspect kept.
+  function fitCanvas() {
+    const wrap = $("canvas-wrap");
+    const maxW = Math.max(100, wrap.clientWidth - 24);
+    const maxH = Math.max(240, Math.min(720, window.innerHeight * 0.72));
+    const k = Math.min(maxW / canvas.width, maxH / canvas.height);
+    canvas.style.width = `${Math.round(canvas.width * k)}px`;
+    canvas.style.height = `${Math.round(canvas.height * k)}px`;
+  }
+  window.addEventListener("resize", () => { if (S.width) fitCanvas(); });
+
   function setupCanvas(w, h) {
     if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
     $("placeholder").hidden = true;
+    canvas.hidden = false;
+    fitCanvas();
     resetCanvas();
   }
 

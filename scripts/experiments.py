@@ -1,0 +1,187 @@
+"""The paper's findings, reproduced at a scale that fits a 2-core CPU (issue 4 §2).
+
+    python scripts/experiments.py model-vs-free      # model-based vs model-free (patch-Q) DDPG
+    python scripts/experiments.py bundle             # action bundle k in {1, 2, 5, 8} at an equal budget
+    python scripts/experiments.py reward             # WGAN vs L2 reward (final L2 and a picture grid)
+    python scripts/experiments.py budget             # final L2 vs number of strokes
+    python scripts/experiments.py renderer           # neural vs analytic renderer inside the agent
+    python scripts/experiments.py all
+
+Every run is `brushwork train-agent` with the settings below (a run with the same settings is reused
+from runs/experiments/ and resumes if it was interrupted), then evaluated on the same held-out images.
+Results go to docs/experiments/<name>.json, a plot docs/images/exp_<name>.png, and the tables in
+docs/experiments.md are regenerated from all result files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from brushwork import train_agent  # noqa: E402
+from brushwork.env import PaintEnv, make_renderer, to_float  # noqa: E402
+from brushwork.metrics import psnr_from_mse  # noqa: E402
+from brushwork.policy import load_agent  # noqa: E402
+
+RUNS = ROOT / "runs" / "experiments"
+DOCS = ROOT / "docs"
+
+# The common small setting: Fashion-MNIST at 32 px, 40 strokes, small networks.
+BASE = dict(data="fashion", size=32, bundle=5, steps=8, envs=16, batch=32, width=16, replay=400, warmup=80,
+            updates_per_episode=10, total_steps=4_000, eval_every=25, eval_images=64, ckpt_every=25,
+            log_every=1000, threads=1, seed=0)
+
+EXPERIMENTS: dict[str, dict] = {
+    "model-vs-free": {"title": "Model-based vs model-free (patch-Q) DDPG",
+                      "runs": {"model-based": {}, "model-free (patch-Q)": {"algo": "model-free"}}},
+    "bundle": {"title": "Action bundle k at an equal budget of 40 strokes",
+               "runs": {f"k={k}": {"bundle": k, "steps": 40 // k} for k in (1, 2, 5, 8)}},
+    "reward": {"title": "WGAN vs L2 reward", "runs": {"WGAN": {}, "L2": {"reward": "l2"}}},
+    "budget": {"title": "Final L2 vs number of strokes (k = 5)",
+               "runs": {f"{5 * t} strokes": {"steps": t} for t in (1, 2, 4, 8, 16)}},
+    "renderer": {"title": "Neural vs analytic renderer inside the agent",
+                 "runs": {"analytic": {}, "neural": {"renderer": "neural"}}},
+}
+
+
+def run_dir(settings: dict) -> Path:
+    key = json.dumps(settings, sort_keys=True)
+    return RUNS / hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
+def train(settings: dict) -> tuple[Path, float]:
+    out = run_dir(settings)
+    args = train_agent.Args(**settings, out=out)
+    done = (out / "done.json")
+    if done.exists():
+        return out, json.loads(done.read_text())["seconds"]
+    t0 = time.time()
+    args.resume = (out / "checkpoint.pt").exists()
+    train_agent.main(args)
+    seconds = time.time() - t0
+    done.write_text(json.dumps({"seconds": seconds, "settings": settings}))
+    return out, seconds
+
+
+@torch.no_grad()
+def evaluate(out: Path, settings: dict, n: int = 256) -> dict:
+    """Final L2 / PSNR of the run's best actor on n held-out images (same images for every run)."""
+    policy = load_agent(str(out / "actor.safetensors"))
+    args = train_agent.Args(**settings)
+    targets = train_agent.open_data(args, "test", 0).sample(n, torch.Generator().manual_seed(2024))
+    render = make_renderer("analytic", args.shape, args.size, torch.device("cpu"))  # same judge for all
+    env = PaintEnv(args.size, args.bundle, args.steps, render)
+    obs = env.reset(targets)
+    for _ in range(args.steps):
+        a = policy.act(to_float(obs["canvas"]), to_float(obs["target"]), obs["t"], args.steps)
+        obs, _ = env.step(a.flatten(1))
+    l2 = env.l2()
+    return {"l2": float(l2.mean()), "psnr": float(psnr_from_mse(l2).mean()), "canvases": env.canvas[:8].clone(),
+            "targets": env.target[:8].clone()}
+
+
+def learning_curve(out: Path) -> list[tuple[int, float, float]]:
+    rows = (out / "log.csv").read_text().strip().splitlines()[1:]
+    return [(int(r.split(",")[2]), float(r.split(",")[3]), float(r.split(",")[-2])) for r in rows]
+
+
+def run_experiment(name: str) -> dict:
+    spec = EXPERIMENTS[name]
+    results = {}
+    for label, override in spec["runs"].items():
+        settings = {**BASE, **override}
+        out, seconds = train(settings)
+        ev = evaluate(out, settings)
+        results[label] = {"l2": ev["l2"], "psnr": ev["psnr"], "train_seconds": round(seconds, 1),
+                          "updates": learning_curve(out)[-1][0], "curve": learning_curve(out), "run": str(out.relative_to(ROOT)),
+                          "settings": {k: v for k, v in settings.items() if k in override or k in ("data", "size")}}
+        results[label]["grid"] = (ev["targets"], ev["canvases"])
+    plot(name, spec["title"], results)
+    (DOCS / "experiments").mkdir(parents=True, exist_ok=True)
+    clean = {k: {kk: vv for kk, vv in v.items() if kk != "grid"} for k, v in results.items()}
+    (DOCS / "experiments" / f"{name}.json").write_text(json.dumps({"title": spec["title"], "base": BASE, "results": clean}, indent=1))
+    write_markdown()
+    return clean
+
+
+def plot(name: str, title: str, results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for label, r in results.items():
+        curve = r["curve"]
+        ax1.plot([c[0] for c in curve], [c[2] for c in curve], label=label)
+    ax1.set_xlabel("updates")
+    ax1.set_ylabel("eval L2 (MSE)")
+    ax1.set_yscale("log")
+    ax1.legend(fontsize=8)
+    ax1.set_title(title, fontsize=9)
+    labels = list(results)
+    ax2.bar(range(len(labels)), [results[k]["l2"] for k in labels])
+    ax2.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
+    ax2.set_ylabel("final L2 (256 held-out images)")
+    fig.tight_layout()
+    (DOCS / "images").mkdir(parents=True, exist_ok=True)
+    fig.savefig(DOCS / "images" / f"exp_{name}.png", dpi=110)
+    plt.close(fig)
+    # picture grid: targets on top, one row per run
+    rows = [results[labels[0]]["grid"][0]] + [results[k]["grid"][1] for k in labels]
+    grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)  # (3, H*rows, W*8)
+    from PIL import Image
+
+    img = grid.permute(1, 2, 0).numpy()
+    Image.fromarray(img).resize((img.shape[1] * 3, img.shape[0] * 3), Image.NEAREST).save(DOCS / "images" / f"exp_{name}_grid.png")
+
+
+def write_markdown() -> None:
+    parts = ["# Experiments: the paper's findings at a small scale\n",
+             "Regenerate any section with `python scripts/experiments.py NAME` (results are cached per setting in "
+             "runs/experiments/). Common setting unless a row says otherwise: "
+             + ", ".join(f"`{k}={v}`" for k, v in BASE.items()) + ". Final L2 is the mean squared error "
+             "([0, 1] images) of the best checkpoint's paintings of 256 held-out test images, all painted through "
+             "the analytic rasteriser. These are single runs (seed 0) on a 2-core CPU, far shorter than the "
+             "paper's 2M steps: read differences under ~10 % as noise.\n"]
+    for name, spec in EXPERIMENTS.items():
+        f = DOCS / "experiments" / f"{name}.json"
+        parts.append(f"\n## {spec['title']}\n")
+        if not f.exists():
+            parts.append(f"Not run yet: `python scripts/experiments.py {name}`.\n")
+            continue
+        data = json.loads(f.read_text())["results"]
+        parts.append("| run | final L2 | PSNR (dB) | updates | training time |\n|---|---|---|---|---|")
+        for label, r in data.items():
+            parts.append(f"| {label} | {r['l2']:.5f} | {r['psnr']:.2f} | {r['updates']} | {r['train_seconds'] / 60:.0f} min |")
+        parts.append(f"\n![{name}](images/exp_{name}.png)\n\n![{name} grid](images/exp_{name}_grid.png)\n")
+        note = DOCS / "experiments" / f"{name}.md"
+        if note.exists():
+            parts.append(note.read_text())
+    (DOCS / "experiments.md").write_text("\n".join(parts) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("name", choices=list(EXPERIMENTS) + ["all", "markdown"])
+    a = p.parse_args()
+    if a.name == "markdown":
+        write_markdown()
+        return
+    for name in EXPERIMENTS if a.name == "all" else [a.name]:
+        res = run_experiment(name)
+        print(name, {k: round(v["l2"], 5) for k, v in res.items()})
+
+
+if __name__ == "__main__":
+    main()
