@@ -79,6 +79,12 @@ def plot(result: dict, folder: Path) -> list[Path]:
             ax.text(paper["mean"]["seconds"], ax.get_ylim()[0], " paper-size, 200 strokes", rotation=90,
                     va="bottom", fontsize=7, color="grey")
         ax.set_xscale("log")
+        if xi == 0:  # ticks at the stroke budgets, plain numbers
+            from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+            ax.set_xticks(sorted({p[0] for pts in series.values() for p in pts}))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel + " (log scale)")
         ax.set_ylabel("mean PSNR (dB)")
         ax.set_title(f"{len(result['images'])} image(s), size {result['size']}")
@@ -139,8 +145,9 @@ def write_doc(path: Path, result: dict) -> None:
         "and PSNR on [0, 1] values (peak 1), SSIM = `skimage.metrics.structural_similarity(target, painting, "
         f"channel_axis=2, data_range=255)` (implementation used: {', '.join(sorted(ssim_impl)) or '—'}). "
         "Means are over images (mean of per-image PSNRs).",
-        "* **Seconds per image**: wall time of one `brushwork.painter.paint()` call (loading the agent excluded; "
-        "one tiny warm-up painting first), mean over the images.",
+        "* **Seconds per image**: wall time of one `brushwork.painter.paint()` call as a caller sees it (for agent "
+        "and refine it includes loading the actor's weights, which `paint()` does on every call), after one tiny "
+        "warm-up painting; mean over the images.",
         "* **Peak memory**: " + ("each (shape, method, strokes) cell runs in a fresh Python process that paints "
                                  "all images one after another; *peak RSS* is that process's `ru_maxrss` (Python, "
                                  "torch runtime and all tensors), and Δ is the part above its RSS just before the "

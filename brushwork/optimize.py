@@ -22,7 +22,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from .canvas import composite, stroke_colors
-from .shapes import get_shape
+from .shapes import Shape, get_shape
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _optimise(z: Tensor, loss_fn, iters: int, lr: float, bar: tqdm | None) -> Te
 def optimize_strokes(
     target: Tensor,
     n_strokes: int,
-    shape_name: str,
+    shape_name: str | Shape,
     canvas: Tensor,
     cfg: OptimizeConfig = OptimizeConfig(),
     seed: int = 0,
@@ -153,7 +153,8 @@ def optimize_strokes(
 def refine_strokes(target, strokes, frames, native, shape_name, canvas, iters=60, lr=0.04, palette=None, bar=None,
                    clips=None):
     """Optimise all stroke parameters (N, 13) jointly so that their painting over ``canvas`` matches
-    ``target`` (3, H, W); frames (N, 3) in pixels of the target.  Returns the refined strokes."""
+    ``target`` (3, H, W); frames (N, 3) in pixels of the target.  ``shape_name``: a shape or its name.
+    Returns the refined strokes."""
     shape = get_shape(shape_name)
     loss = lambda s: F.mse_loss(render_soft(shape, s, frames, native, canvas, palette, clips)[:3], target)  # noqa: E731
     return _optimise(logit(strokes), loss, iters, lr, bar)

@@ -221,6 +221,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     else:
         canvas = background.canvas(wh, ww)
     start = canvas.clone()
+    soft_shape = get_shape(cfg.shape, compiled=cfg.compile)  # what the optimiser differentiates through
     sx, sy = W / ww, H / wh
     to_out = torch.tensor([sx, sy, math.sqrt(sx * sy)])
     to_out_clip = torch.tensor([sx, sy, sx, sy])
@@ -238,7 +239,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     if method == "optimize":
         native = resume.native if resume is not None else float(max(ww, wh))
         ocfg = OptimizeConfig(work=cfg.work, iters=cfg.optimize_iters, final_iters=round(1.5 * cfg.optimize_iters))
-        strokes, frames = optimize_strokes(target_w, n - n_old, cfg.shape, canvas, ocfg, cfg.seed, palette,
+        strokes, frames = optimize_strokes(target_w, n - n_old, soft_shape, canvas, ocfg, cfg.seed, palette,
                                            progress=not cfg.quiet, native=native, on_stage=lambda s, f: emit(s, f, None))
         bar.update(n - n_old)
     else:
@@ -258,7 +259,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     if method == "optimize":  # its final joint pass moved every new stroke: resend them all
         emit(strokes, frames, clips, replace=True)
     if method == "refine":
-        strokes = refine_strokes(target_w, strokes, frames, native, cfg.shape, start, cfg.refine_iters, 0.03, palette,
+        strokes = refine_strokes(target_w, strokes, frames, native, soft_shape, start, cfg.refine_iters, 0.03, palette,
                                  clips=clips)
         emit(strokes, frames, clips, replace=True)
     bar.close()

@@ -25,7 +25,14 @@ def get_shape(name: str | Shape, compiled: bool = False) -> Shape:
         shape = _REGISTRY[name]()
     except KeyError:
         raise ValueError(f"unknown stroke shape {name!r}; choose one of {', '.join(SHAPES)}") from None
-    return shape.compiled() if compiled else shape
+    if not compiled:
+        return shape
+    if name not in _COMPILED:  # one compiled copy per process: compiling is slow
+        _COMPILED[name] = shape.compiled()
+    return _COMPILED[name]
+
+
+_COMPILED: dict[str, Shape] = {}
 
 
 __all__ = ["N_PARAMS", "N_SHAPE", "SHAPES", "Shape", "get_shape", "validate"]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 N_SHAPE = 10  # numbers that define the alpha map
 N_PARAMS = 13  # plus R, G, B
@@ -139,7 +140,7 @@ class Shape(ABC):
     #: exactly (used to double the renderer's training data for free)
     xy_pairs: tuple[tuple[int, int], ...] = ()
     #: per-call chunking of the soft rasteriser: at most this many window pixels x strokes at once
-    chunk_pixels: int = 1 << 22
+    chunk_pixels: int = 1 << 17
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -224,9 +225,16 @@ class Shape(ABC):
             return strokes.new_zeros(0, height, width)
         boxes = self.boxes(strokes, frames, native)
 
+        # Under autograd, each chunk's many per-pixel intermediates would stay alive until backward
+        # (hundreds of MB for a few dozen large strokes): recompute them in backward instead.
+        grad = torch.is_grad_enabled() and strokes.requires_grad
+
         def draw(idx: Tensor, win: Windows) -> Tensor:
             px, py = win.grids(strokes.dtype)
-            alpha = self.soft_window(strokes[idx], frames[idx], native[idx], px, py)
+            if grad:
+                alpha = checkpoint(self.soft_window, strokes[idx], frames[idx], native[idx], px, py, use_reentrant=False)
+            else:
+                alpha = self.soft_window(strokes[idx], frames[idx], native[idx], px, py)
             return alpha if clips is None else alpha * clip_mask(clips[idx], px, py)
 
         return render_windowed(boxes, height, width, draw, self.chunk_pixels)
