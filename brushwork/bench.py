@@ -2,6 +2,7 @@
 
     brushwork bench renderers        # renderer fidelity and speed -> docs/benchmarks/renderers.md
     brushwork bench paint            # painting quality and cost on the dev photos -> docs/benchmarks.md
+    brushwork bench training         # agent env steps/s and updates/s, small vs paper -> docs/benchmarks/training.md
 
 ``renderers``: PSNR of alpha maps against the reference rasteriser on held-out random strokes, and
 seconds per 1,000 strokes (forward, forward+backward), for every shape and renderer.
@@ -22,6 +23,8 @@ from .bench_paint import PaintBenchArgs, paper_paint  # noqa: F401  (paper_paint
 from .bench_paint import run as run_paint
 from .bench_renderers import RenderersArgs
 from .bench_renderers import run as run_renderers
+from .bench_training import TrainingBenchArgs
+from .bench_training import run as run_training
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Args:
     bench: tyro.conf.OmitSubcommandPrefixes[Union[
         Annotated[RenderersArgs, tyro.conf.subcommand("renderers")],
         Annotated[PaintBenchArgs, tyro.conf.subcommand("paint")],
+        Annotated[TrainingBenchArgs, tyro.conf.subcommand("training")],
     ]]
 
 
@@ -40,6 +44,8 @@ def main(args: Args) -> int:
         run_renderers(b)
     elif isinstance(b, PaintBenchArgs):
         run_paint(b)
+    elif isinstance(b, TrainingBenchArgs):
+        run_training(b)
     else:
         raise ValueError(f"unknown benchmark {type(b).__name__}")
     return 0
