@@ -31,7 +31,8 @@ class OptimizeConfig:
     iters: int = 40  # Adam iterations per stage
     final_iters: int = 60  # joint iterations over all strokes at the end
     lr: float = 0.08  # Adam LR on the logits
-    work: int = 128  # working resolution (long side, px)
+    min_res: int = 32  # stages run at half resolution per stage before the last (big strokes need no
+    # detail), down to this long side; the last stage and the joint pass run at full resolution
 
 
 def logit(x: Tensor, eps: float = 1e-3) -> Tensor:
@@ -129,20 +130,27 @@ def optimize_strokes(
     counts[-1] += n_strokes - sum(counts)
     frames_all = torch.tensor([0.0, 0.0, side]).expand(n_strokes, 3).contiguous()
     done: list[Tensor] = []
-    base = canvas.clone()
     total = st * cfg.iters + cfg.final_iters
     bar = tqdm(total=total, desc="optimize", disable=not progress, leave=False, dynamic_ncols=True)
     for i, n in enumerate(counts):
-        scale = side * 0.5 / (2 ** (i * 0.75))
-        init = seed_strokes(shape, target, base, n, scale, side, gen)
-        fr = frames_all[:n]
-        fixed = base.detach()
-        new = _optimise(logit(init), lambda s: F.mse_loss(render_soft(shape, s, fr, native, fixed, palette)[:3], target), cfg.iters, cfg.lr, bar)
+        # Stage resolution: full for the last stage, halved per stage before it (>= min_res).  Strokes are
+        # frame-relative, so a stroke optimised on a smaller frame is the same stroke at full size.
+        f = min(1.0, max(cfg.min_res / side, 2.0 ** (i - (st - 1))))
+        hi, wi = max(1, round(h * f)), max(1, round(w * f))
+        tgt = target if f == 1.0 else F.interpolate(target[None], size=(hi, wi), mode="area")[0]
+        with torch.no_grad():
+            base = canvas if f == 1.0 else F.interpolate(canvas[None], size=(hi, wi), mode="area")[0]
+            if done:
+                prev = torch.cat(done)
+                base = render_soft(shape, prev, frames_all[: len(prev)] * f, native * f, base, palette)
+        scale = side * f * 0.5 / (2 ** (i * 0.75))
+        init = seed_strokes(shape, tgt, base, n, scale, side * f, gen)
+        fr = frames_all[:n] * f
+        new = _optimise(logit(init), lambda s, fr=fr, tgt=tgt, base=base, f=f: F.mse_loss(
+            render_soft(shape, s, fr, native * f, base, palette)[:3], tgt), cfg.iters, cfg.lr, bar)
         done.append(new)
         if on_stage is not None:
-            on_stage(new, fr)
-        with torch.no_grad():
-            base = render_soft(shape, new, fr, native, fixed, palette)
+            on_stage(new, frames_all[:n])
     strokes = torch.cat(done)
     if cfg.final_iters:
         strokes = refine_strokes(target, strokes, frames_all, native, shape_name, canvas, cfg.final_iters, cfg.lr * 0.5, palette, bar)

@@ -238,7 +238,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
 
     if method == "optimize":
         native = resume.native if resume is not None else float(max(ww, wh))
-        ocfg = OptimizeConfig(work=cfg.work, iters=cfg.optimize_iters, final_iters=round(1.5 * cfg.optimize_iters))
+        ocfg = OptimizeConfig(iters=cfg.optimize_iters, final_iters=cfg.optimize_iters // 2)
         strokes, frames = optimize_strokes(target_w, n - n_old, soft_shape, canvas, ocfg, cfg.seed, palette,
                                            progress=not cfg.quiet, native=native, on_stage=lambda s, f: emit(s, f, None))
         bar.update(n - n_old)

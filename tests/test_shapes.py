@@ -70,10 +70,13 @@ def test_reference_shape_dtype_range(shape):
     assert torch.equal(shape.reference(s13, 32), out)
 
 
-def test_zero_opacity_is_empty(shape):
+WITH_OPACITY = [n for n in SHAPES if opacity_indices(get_shape(n))]  # bezier-opaque has none
+
+
+@pytest.mark.parametrize("name", WITH_OPACITY)
+def test_zero_opacity_is_empty(name):
+    shape = get_shape(name)
     idx = opacity_indices(shape)
-    if not idx:
-        pytest.skip(f"{shape.name} has no opacity parameter")
     s = random_strokes(4, 2)
     s[:, idx] = 0.0
     assert float(shape.reference(s, 32).abs().max()) == 0.0
