@@ -46,7 +46,9 @@ class PaintConfig:
     passes: int = 0  # coarse-to-fine passes (0 = by output size)
     refine_iters: int = 30  # Adam iterations of the refine method
     optimize_iters: int = 40  # Adam iterations per coarse-to-fine stage of the optimize method
-    work: int = 256  # working resolution (long side) for refine / optimize
+    work: int = 128  # working resolution (long side, px) of refine / optimize; the agent's canvas is also at
+    # least its observation size for the finest tiles.  Strokes are resolution-free: the output is
+    # rendered from them at full size, so this trades detail for speed only.
     seed: int = 0
     device: str = "auto"
     compile: bool = False  # torch.compile the soft rasteriser (slow first call, faster after)
@@ -207,8 +209,11 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
         policy = _policy_for(cfg, method, device)
         if method == "auto":
             method = "refine" if policy is not None else "optimize"
-    # Working resolution: long side cfg.work (never above the output).
-    scale = min(1.0, cfg.work / max(W, H))
+    # Working resolution: long side cfg.work, and for the agent at least its observation size on the
+    # finest tiles; never above the output.
+    passes = cfg.passes or default_passes(W, H)
+    work = cfg.work if policy is None else max(cfg.work, policy.size * 2 ** (passes - 1) * max(W, H) // min(W, H))
+    scale = min(1.0, work / max(W, H))
     ww, wh = max(8, round(W * scale)), max(8, round(H * scale))
     target_w = resize_t(target_full, wh, ww)
     bar = tqdm(total=n - n_old, desc=f"paint ({method})", disable=cfg.quiet, leave=False, dynamic_ncols=True, unit="stroke")
@@ -246,7 +251,6 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
         if policy.shape != cfg.shape:
             raise ValueError(f"agent {cfg.agent!r} paints {policy.shape} strokes, not {cfg.shape}; use --method optimize for other shapes")
         native = resume.native if resume is not None else float(policy.size)
-        passes = cfg.passes or default_passes(W, H)
         strokes, frames, clips = agent_strokes(policy, target_w, n - n_old, cfg, canvas, passes, palette, bar, native, emit)
     if resume is not None:
         strokes, frames = torch.cat([old.strokes, strokes]), torch.cat([old.frames, frames])
