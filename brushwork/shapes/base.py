@@ -139,6 +139,8 @@ class Shape(ABC):
     #: (x, y) index pairs among the shape numbers; swapping them transposes the reference's alpha map
     #: exactly (used to double the renderer's training data for free)
     xy_pairs: tuple[tuple[int, int], ...] = ()
+    #: recompute each chunk's intermediates in backward instead of keeping them (memory bounded)
+    checkpoint_chunks: bool = True
     #: per-call chunking of the soft rasteriser: at most this many window pixels x strokes at once
     chunk_pixels: int = 1 << 17
 
@@ -227,7 +229,7 @@ class Shape(ABC):
 
         # Under autograd, each chunk's many per-pixel intermediates would stay alive until backward
         # (hundreds of MB for a few dozen large strokes): recompute them in backward instead.
-        grad = torch.is_grad_enabled() and strokes.requires_grad
+        grad = self.checkpoint_chunks and torch.is_grad_enabled() and strokes.requires_grad
 
         def draw(idx: Tensor, win: Windows) -> Tensor:
             px, py = win.grids(strokes.dtype)
