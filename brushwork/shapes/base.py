@@ -169,6 +169,9 @@ class Shape(ABC):
         sizes may trigger a recompile), after which forward is ~15x and backward ~5x faster on CPU.
         If compilation fails (no C++ compiler, unsupported platform) it warns once and stays eager."""
         shape = copy.copy(self)
+        # Compiled kernels keep few intermediates, and activation checkpointing around a compiled
+        # function is not supported by torch (it asserts in backward): no checkpointing here.
+        shape.checkpoint_chunks = False
         fast = torch.compile(type(self).soft_window, dynamic=True)
         ok = [True]
 
