@@ -23,6 +23,10 @@ from .bench_paint import PaintBenchArgs, paper_paint  # noqa: F401  (paper_paint
 from .bench_paint import run as run_paint
 from .bench_renderers import RenderersArgs
 from .bench_renderers import run as run_renderers
+from .bench_scaling import ScalingArgs
+from .bench_scaling import run as run_scaling
+from .bench_seams import SeamsArgs
+from .bench_seams import run as run_seams
 from .bench_training import TrainingBenchArgs
 from .bench_training import run as run_training
 
@@ -35,6 +39,8 @@ class Args:
         Annotated[RenderersArgs, tyro.conf.subcommand("renderers")],
         Annotated[PaintBenchArgs, tyro.conf.subcommand("paint")],
         Annotated[TrainingBenchArgs, tyro.conf.subcommand("training")],
+        Annotated[ScalingArgs, tyro.conf.subcommand("scaling")],
+        Annotated[SeamsArgs, tyro.conf.subcommand("seams")],
     ]]
 
 
@@ -46,6 +52,10 @@ def main(args: Args) -> int:
         run_paint(b)
     elif isinstance(b, TrainingBenchArgs):
         run_training(b)
+    elif isinstance(b, ScalingArgs):
+        run_scaling(b)
+    elif isinstance(b, SeamsArgs):
+        run_seams(b)
     else:
         raise ValueError(f"unknown benchmark {type(b).__name__}")
     return 0

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ import numpy as np
 from .bench_common import command_line, fmt, fmt_seconds, log, machine, machine_line, md_table, set_threads, text_table
 
 RESULT_TAG = "SCALING_CELL "
+PHASE_TAG = "SCALING_PHASE "
 FLAG_EXPONENT = 1.3
 # Actors of training runs tried, in order, when the shipped "photo" agent does not exist yet.
 FALLBACK_AGENTS = ("runs/agent-photo-l2/actor.safetensors", "runs/agent-photo/actor.safetensors")
@@ -153,9 +154,10 @@ def target_image(path: str | Path) -> np.ndarray:
 
 
 @contextmanager
-def phase_timers():
+def phase_timers(progress: bool = False):
     """Time the phases of `paint()` by wrapping what it calls: the agent loop, refinement, optimisation
-    and the render at the output size.  Yields a dict of seconds; restores everything on exit."""
+    and the render at the output size.  Yields a dict of seconds; restores everything on exit.
+    ``progress``: also print each finished phase on stdout (PHASE_TAG lines)."""
     from . import painter
     from .painting import Painting
 
@@ -170,6 +172,8 @@ def phase_timers():
                 return fn(*a, **k)
             finally:
                 secs[key] = secs.get(key, 0.0) + time.perf_counter() - t0
+                if progress:  # a cell killed by its timeout still tells which phases it finished
+                    print(f"{PHASE_TAG}{key} {secs[key]:.3f}", flush=True)
         return inner
 
     keys = {"agent_strokes": "agent_loop_s", "refine_strokes": "refine_s", "optimize_strokes": "optimize_s"}
@@ -198,7 +202,7 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
         kw = dict(method=spec["method"], agent=spec["agent"], quiet=True)
         paint(np.full((16, 16, 3), 128, np.uint8), width=16, height=16, strokes=5, **kw)  # warm-up (lazy inits)
         base = current_rss_mib() if isolated else None
-        with phase_timers() as secs:
+        with phase_timers(progress=isolated) as secs:
             t0 = time.perf_counter()
             painting = paint(rgb, width=s, height=s, strokes=spec["strokes"], **kw)
             out["seconds"] = time.perf_counter() - t0
@@ -273,8 +277,14 @@ def run_cell_isolated(spec: dict, timeout: float) -> dict:
     try:
         proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(spec), capture_output=True, text=True,
                               env=env, timeout=timeout if timeout > 0 else None)
-    except subprocess.TimeoutExpired:  # subprocess.run has killed the cell's process
-        return {"error": f"timed out (> {timeout:g} s)", "timeout": True, "after_s": time.perf_counter() - t0}
+    except subprocess.TimeoutExpired as e:  # subprocess.run has killed the cell's process
+        out = {"error": f"timed out (> {timeout:g} s)", "timeout": True, "after_s": time.perf_counter() - t0}
+        partial = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        for line in partial.splitlines():  # phases that finished before the kill
+            if line.startswith(PHASE_TAG):
+                key, value = line[len(PHASE_TAG):].split()
+                out[key] = float(value)
+        return out
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_TAG):
             return json.loads(line[len(RESULT_TAG):])
@@ -450,9 +460,10 @@ def _status(c: dict) -> str:
 
 def paint_rows(result: dict, group: str) -> list[list[str]]:
     out = []
-    for c in result["cells"]:
-        if group not in c["groups"] or c["kind"] != "paint":
-            continue
+    cells = [c for c in result["cells"] if group in c["groups"] and c["kind"] == "paint"]
+    if group != "headline":
+        cells.sort(key=lambda c: (c["strokes"], c["size"]))
+    for c in cells:
         name = f"paint, {c['method']}" + (f" (→ {c['method_used']})" if c.get("method_used") not in (None, c["method"]) else "")
         out.append([name, str(c["strokes"]), f"{c['size']}²", str(c.get("passes", "—")), _status(c),
                     fmt(c.get("agent_loop_s")), fmt(c.get("output_render_s")), fmt(c.get("refine_s")),
@@ -460,12 +471,16 @@ def paint_rows(result: dict, group: str) -> list[list[str]]:
     return out
 
 
+def _bytes(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+
+
 def other_rows(result: dict, kind: str) -> list[list[str]]:
     out = []
     for c in result["cells"]:
         if c["kind"] != kind:
             continue
-        extra = (f"{c['ext'].upper()}, {c['frames']} frames" + (f", {c['bytes'] / 2**20:.1f} MiB file" if c.get("bytes") else "")
+        extra = (f"{c['ext'].upper()}, {c['frames']} frames" + (f", {_bytes(c['bytes'])} file" if c.get("bytes") else "")
                  if kind == "video" else "Painting.render")
         out.append([extra, f"{c['size']}²", _status(c), _mem(c)])
     return out
@@ -516,6 +531,7 @@ def print_tables(result: dict) -> None:
 
 
 PLOTS = ("scaling_strokes.png", "scaling_size.png")
+COLORS = {"paint": "C0", "render part": "C1", "render": "C2", "guide": "grey", "failed": "red"}
 
 
 def plot(result: dict, folder: Path) -> list[Path]:
@@ -525,65 +541,93 @@ def plot(result: dict, folder: Path) -> list[Path]:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter
     except ImportError:
         log("bench scaling: matplotlib is not installed (pip install brushwork[bench]); no plots")
         return []
     cells = result["cells"]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    files = []
 
-    def series(group, kind, x, y):
-        pts = sorted((x(c), c[y]) for c in cells if group in c["groups"] and c["kind"] == kind and c.get(y))
-        return [p[0] for p in pts], [p[1] for p in pts]
+    def pts(group, kind, x, y):
+        p = sorted((x(c), c[y]) for c in cells if group in c["groups"] and c["kind"] == kind and c.get(y))
+        return [q[0] for q in p], [q[1] for q in p]
 
-    def guide(ax, xs, ys, label):  # slope-1 reference through the first point
-        if xs:
-            ax.plot([xs[0], xs[-1]], [ys[0], ys[0] * xs[-1] / xs[0]], color="grey", ls=":", lw=1, label=label)
+    def failed(group, kind, x):
+        return sorted(x(c) for c in cells if group in c["groups"] and c["kind"] == kind and "error" in c)
 
-    specs = [
-        (PLOTS[0], "strokes", lambda c: c["strokes"], "strokes",
-         [("paint (agent)", "strokes", "paint")], f"paint (agent) at {result['cells'][0].get('size', '')} px"),
-        (PLOTS[1], "size", lambda c: c["size"] ** 2, "output pixels",
-         [("paint (agent)", "size", "paint"), ("re-render", "render", "render")], "paint and re-render vs output size"),
+    n_size = next((c["strokes"] for c in cells if "size" in c["groups"]), "?")
+    s_size = next((c["size"] for c in cells if "strokes" in c["groups"]), "?")
+    figs = [
+        (PLOTS[0], lambda c: c["strokes"], "strokes", lambda v: f"{v:g}",
+         [("paint (agent)", "strokes", "paint", "seconds", COLORS["paint"], "-"),
+          ("  of which output render", "strokes", "paint", "output_render_s", COLORS["render part"], "--")],
+         f"paint(method='agent') at {s_size}×{s_size} px against the stroke count"),
+        (PLOTS[1], lambda c: c["size"] ** 2, "output pixels", lambda v: f"{math.isqrt(int(v))}²",
+         [("paint (agent)", "size", "paint", "seconds", COLORS["paint"], "-"),
+          ("  of which output render", "size", "paint", "output_render_s", COLORS["render part"], "--"),
+          ("re-render (Painting.render)", "render", "render", "seconds", COLORS["render"], "-")],
+         f"{n_size} strokes against the output size"),
     ]
-    for name, _, x, xlabel, lines, _title in specs:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
-        for ax, y, ylabel in ((axes[0], "seconds", "seconds"), (axes[1], "delta_rss_mib", "peak RSS above baseline (MiB)")):
-            for text, group, kind in lines:
-                xs, ys = series(group, kind, x, y)
+    files = []
+    for name, x, xlabel, tick, lines, title in figs:
+        fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2), dpi=110)
+        for ax, metric, ylabel in ((axes[0], "time", "seconds"), (axes[1], "memory", "peak RSS above baseline (MiB)")):
+            xs_all: set = set()
+            for text, group, kind, y, color, ls in lines:
+                if metric == "memory":
+                    if y != "seconds":
+                        continue
+                    y = "delta_rss_mib"
+                xs, ys = pts(group, kind, x, y)
                 if xs:
-                    ax.plot(xs, ys, marker="o", label=text)
-                    if kind != "render" and name == PLOTS[1] and y == "seconds":
-                        xr, yr = series(group, kind, x, "output_render_s")
-                        if xr:
-                            ax.plot(xr, yr, marker="x", ls="--", label=text + ": output render part")
-            xs, ys = series(lines[0][1], lines[0][2], x, y)
-            guide(ax, xs, ys, "slope 1 (linear)")
-            # cells that failed: a marker at the top
-            failed = [x(c) for c in cells if lines[0][1] in c["groups"] and c["kind"] == lines[0][2] and "error" in c]
-            for fx in failed:
-                ax.axvline(fx, color="red", ls="--", lw=0.8)
-            if failed:
-                ax.plot([], [], color="red", ls="--", lw=0.8, label="timed out / out of memory")
+                    ax.plot(xs, ys, marker="o" if ls == "-" else "x", ls=ls, color=color, label=text.strip())
+                    xs_all |= set(xs)
+                    if y in ("seconds", "delta_rss_mib") and text.startswith("paint"):
+                        ax.plot([xs[0], xs[-1]], [ys[0], ys[0] * xs[-1] / xs[0]], color=COLORS["guide"], ls=":", lw=1,
+                                label="slope 1 (linear) from the first point")
+                for fx in failed(group, kind, x):
+                    ax.axvline(fx, color=color, ls=(0, (2, 3)), lw=1)
+                    xs_all.add(fx)
+            if any(failed(g, k, x) for _, g, k, *_ in lines):
+                ax.plot([], [], color="k", ls=(0, (2, 3)), lw=1, label="cell timed out / out of memory")
+            if metric == "time":
+                ax.axhline(result["target_s"], color=COLORS["failed"], lw=0.8, alpha=0.5,
+                           label=f"{result['target_s']:g} s (headline target)")
             ax.set_xscale("log")
             ax.set_yscale("log")
+            if xs_all:
+                ax.set_xticks(sorted(xs_all))
+                ax.set_xticklabels([tick(v) for v in sorted(xs_all)], fontsize=7)
+                ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel(xlabel + " (log)")
             ax.set_ylabel(ylabel + " (log)")
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=7)
-        if name == PLOTS[0]:
-            size = next((c["size"] for c in cells if "strokes" in c["groups"]), "?")
-            fig.suptitle(f"paint(method='agent') at {size}×{size} px vs stroke count", fontsize=10)
-        else:
-            n = next((c["strokes"] for c in cells if "size" in c["groups"]), "?")
-            fig.suptitle(f"{n} strokes vs output size (128² → 4096² px)", fontsize=10)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+        fig.suptitle(title, fontsize=10)
         fig.tight_layout()
         path = folder / name
         fig.savefig(path)
         plt.close(fig)
         files.append(path)
     return files
+
+
+NOTES_START, NOTES_END = "<!-- notes:start (kept when the report is regenerated) -->", "<!-- notes:end -->"
+
+
+def kept_notes(path: Path) -> list[str]:
+    """The hand-written block between NOTES_START and NOTES_END of an existing report (analysis of the
+    numbers that a rerun should not erase), as lines; a placeholder block when there is none."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        text = ""
+    a, b = text.find(NOTES_START), text.find(NOTES_END)
+    if a >= 0 and b > a:
+        return text[a : b + len(NOTES_END)].splitlines()
+    return [NOTES_START, NOTES_END]
 
 
 def write_doc(path: Path, result: dict, plots: list[Path]) -> None:
@@ -609,6 +653,7 @@ def write_doc(path: Path, result: dict, plots: list[Path]) -> None:
           "slopes, not single numbers.", ""]
     md += [f"## Target: {h['strokes']} strokes at {h['size']} px in ≤ {result['target_s']:g} s", "",
            md_table(["cell", "seconds", "target", "verdict"], headline_rows(result), "lrrl"), ""]
+    md += kept_notes(path) + [""]
     md += ["## Growth exponents", "",
            "Log-log slope of the measured quantity against strokes or output pixels: *fit* over all successful "
            "cells, *last step* between the two largest (what a blow-up shows first). 1 = linear; fixed costs "
@@ -636,6 +681,3 @@ def write_doc(path: Path, result: dict, plots: list[Path]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(md))
 
-
-def asdict_args(args: ScalingArgs) -> dict:
-    return asdict(args)
