@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .shapes import Shape, get_shape
-from .shapes.base import clip_mask, windows_from_boxes
+from .shapes.base import area_chunks, box_areas, clip_mask, windows_from_boxes
 
 NAMED = {"black": (0.0, 0.0, 0.0), "white": (1.0, 1.0, 1.0), "grey": (0.5, 0.5, 0.5), "gray": (0.5, 0.5, 0.5)}
 
@@ -94,36 +94,49 @@ def paint_strokes(
     strokes: Tensor,
     frames: Tensor,
     native: Tensor | float | None = None,
-    chunk: int = 32,
     on_stroke=None,
     clips: Tensor | None = None,
+    budget: int = 1 << 22,
 ) -> Tensor:
     """Composite many strokes in order onto one canvas (C, H, W), in place, touching only each
-    stroke's bounding box: memory and time follow stroke area, not canvas area x stroke count.
+    stroke's bounding box: time follows stroke area, memory stays bounded (``budget`` window pixels
+    at a time) however many strokes and however large the canvas.
 
     strokes: (N, 13); frames: (N, 3) ``(ox, oy, side)`` in canvas pixels.  ``on_stroke(i, canvas)``
     (optional) is called after stroke i, e.g. to emit video frames.  ``clips`` (N, 4) optional pixel
-    rectangles ``(x0, y0, x1, y1)`` outside which a stroke leaves no paint.  Not differentiable (use
-    `composite` with `Shape.soft` for gradients).
+    rectangles ``(x0, y0, x1, y1)`` outside which a stroke leaves no paint.  Not differentiable
+    (use `composite` with `Shape.soft` for gradients).
     """
     shape = get_shape(shape)
     channels, height, width = canvas.shape
-    native_t = shape._native(native, frames.to(strokes.dtype))
-    for start in range(0, len(strokes), chunk):
-        s, f, n = strokes[start : start + chunk], frames[start : start + chunk].to(strokes), native_t[start : start + chunk]
-        # Consecutive strokes share one window size (the largest box among them): one batched
-        # rasteriser call per chunk, then the in-order compositing touches each stroke's window only.
-        win = windows_from_boxes(shape.boxes(s, f, n), height, width)
-        px, py = win.grids(strokes.dtype)
-        alpha = shape.soft_window(s, f, n, px, py)
-        if clips is not None:
-            alpha = alpha * clip_mask(clips[start : start + chunk], px, py)
-        alpha = alpha.to(canvas)
-        color = stroke_colors(s, channels).to(canvas)
-        for j in range(len(s)):
-            y0, x0 = int(win.y0[j]), int(win.x0[j])
-            view = canvas[:, y0 : y0 + win.h, x0 : x0 + win.w]
-            view.copy_(over(view, alpha[j][None], color[j, :, None, None]))
+    frames = frames.to(strokes.dtype)
+    native_t = shape._native(native, frames)
+    boxes = shape.boxes(strokes, frames, native_t)
+    area = box_areas(boxes, height, width).tolist()
+    n, i = len(strokes), 0
+    while i < n:
+        # A block of consecutive strokes whose windows fit the budget; inside it, strokes of similar
+        # size are rasterised together (one batched call each), then composited in their order.
+        j, total = i + 1, area[i]
+        while j < n and total + area[j] <= budget:
+            total += area[j]
+            j += 1
+        alphas: dict[int, tuple[Tensor, int, int]] = {}
+        for idx in area_chunks(boxes[i:j], height, width, shape.chunk_pixels):  # small chunks stay in cache
+            g = idx + i
+            win = windows_from_boxes(boxes[g], height, width)
+            px, py = win.grids(strokes.dtype)
+            a = shape.soft_window(strokes[g], frames[g], native_t[g], px, py)
+            if clips is not None:
+                a = a * clip_mask(clips[g], px, py)
+            for k, s_idx in enumerate(g.tolist()):
+                alphas[s_idx] = (a[k].to(canvas), int(win.y0[k]), int(win.x0[k]))
+        color = stroke_colors(strokes[i:j], channels).to(canvas)
+        for s_idx in range(i, j):
+            a, y0, x0 = alphas.pop(s_idx)
+            view = canvas[:, y0 : y0 + a.shape[0], x0 : x0 + a.shape[1]]
+            view.copy_(over(view, a[None], color[s_idx - i, :, None, None]))
             if on_stroke is not None:
-                on_stroke(start + j, canvas)
+                on_stroke(s_idx, canvas)
+        i = j
     return canvas

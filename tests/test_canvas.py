@@ -65,7 +65,7 @@ def test_windowed_painting_equals_full_compositing(shape):
     s = torch.rand(20, 13)
     frames = default_frames(20, 40)
     full = composite(Background().canvas(40, 40, 1), sh.soft(s, 40)[None], stroke_colors(s)[None])[0]
-    win = paint_strokes(Background().canvas(40, 40), sh, s, frames, chunk=7)
+    win = paint_strokes(Background().canvas(40, 40), sh, s, frames, budget=3000)  # several blocks
     assert torch.allclose(full, win, atol=1e-5)
 
 

@@ -105,27 +105,38 @@ def place(win: Tensor, windows: Windows, height: int, width: int) -> Tensor:
     return out.scatter(1, flat, win.reshape(n, -1)).view(n, height, width)
 
 
-def render_windowed(boxes: Tensor, height: int, width: int, draw, budget: int) -> Tensor:
-    """Render N strokes (N, height, width) evaluating each only inside its bounding box.
-
-    boxes: (N, 4) float pixel boxes.  ``draw(idx, windows) -> (n, h, w)`` renders the strokes ``idx``
-    on their windows.  Strokes are sorted by box area and chunked so that a chunk's common window
-    (as large as its largest member's box) times its size stays under ``budget`` pixels.
-    """
+def box_areas(boxes: Tensor, height: int, width: int) -> Tensor:
+    """Pixel areas (N,) of float boxes (N, 4) clipped to the canvas (at least 1)."""
     with torch.no_grad():
-        area = (boxes[:, 2] - boxes[:, 0]).clamp(1, width) * (boxes[:, 3] - boxes[:, 1]).clamp(1, height)
-        order = torch.argsort(area)
-        areas = area[order].tolist()
-    maps, idxs, start, n = [], [], 0, len(areas)
+        return (boxes[:, 2] - boxes[:, 0]).clamp(1, width) * (boxes[:, 3] - boxes[:, 1]).clamp(1, height)
+
+
+def area_chunks(boxes: Tensor, height: int, width: int, budget: int):
+    """Yield index tensors that group strokes of similar box size: strokes sorted by box area, each
+    chunk's common window (as large as its largest member's box) times its size under ``budget``."""
+    area = box_areas(boxes, height, width)
+    order = torch.argsort(area)
+    areas = area[order].tolist()
+    start, n = 0, len(areas)
     while start < n:
         end = start + 1
         while end < n and (end + 1 - start) * (areas[end] + 1) <= budget:
             end += 1
-        idx = order[start:end]
+        yield order[start:end]
+        start = end
+
+
+def render_windowed(boxes: Tensor, height: int, width: int, draw, budget: int) -> Tensor:
+    """Render N strokes (N, height, width) evaluating each only inside its bounding box.
+
+    boxes: (N, 4) float pixel boxes.  ``draw(idx, windows) -> (n, h, w)`` renders the strokes ``idx``
+    on their windows, chunked by `area_chunks`.
+    """
+    maps, idxs = [], []
+    for idx in area_chunks(boxes, height, width, budget):
         win = windows_from_boxes(boxes[idx], height, width)
         maps.append(place(draw(idx, win), win, height, width))
         idxs.append(idx)
-        start = end
     full = torch.cat(maps) if len(maps) > 1 else maps[0]
     return full[torch.argsort(torch.cat(idxs))]
 
@@ -142,7 +153,7 @@ class Shape(ABC):
     #: recompute each chunk's intermediates in backward instead of keeping them (memory bounded)
     checkpoint_chunks: bool = True
     #: per-call chunking of the soft rasteriser: at most this many window pixels x strokes at once
-    chunk_pixels: int = 1 << 17
+    chunk_pixels: int = 1 << 15
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ RADIUS_BIAS_2W = 0.125
 SAMPLES = 100  # reference discs per stroke (t = 0, 0.01, ..., 0.99)
 T_END = (SAMPLES - 1) / SAMPLES  # the last disc's t
 SAMPLES_SOFT = 6  # fixed samples of the soft rasteriser (brackets for the refinement)
-REFERENCE_CHUNK = 1 << 20  # supersampled pixels x strokes per chunk of the reference
+REFERENCE_CHUNK = 1 << 16  # supersampled pixels x strokes per chunk of the reference
 NEWTON_STEPS = 1  # closest-point iterations inside the best bracket
 
 
