@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,7 @@ class ScalingArgs:
     doc: Path | None = Path("docs/benchmarks/scaling.md")  # markdown report (None: none)
     plots: Path | None = Path("docs/images")  # folder for scaling_*.png (None: no plots)
     json: Path | None = None  # also write the results as JSON
+    from_json: Path | None = None  # only rewrite the report and plots from the --json file of an earlier run
 
     def lists(self) -> tuple[list[int], list[int], list[str], list[int]]:
         def ints(name: str, s: str, lo: int) -> list[int]:
@@ -123,9 +125,17 @@ def snapshot_agent(path: Path, folder: Path) -> tuple[Path, dict]:
                   "episode_steps": cfg.get("steps"), "shape": cfg.get("shape")}
 
 
+def shown_path(path: str) -> str:
+    """``path`` relative to the current folder when it lies inside it (reports should not name home folders)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def agent_line(info: dict) -> str:
     metric = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in (info.get("metric") or {}).items())
-    text = (f"`{info['path']}` (sha256 {info['sha256']}…: {info.get('shape')} strokes, {info.get('size')} px, "
+    text = (f"`{shown_path(info['path'])}` (sha256 {info['sha256']}…: {info.get('shape')} strokes, {info.get('size')} px, "
             f"k = {info.get('bundle')}, T = {info.get('episode_steps')}, {info.get('steps')} training steps"
             + (f"; {metric}" if metric else "") + "; copied before the run so it cannot change under it)")
     return text + (f". Note: {info['note']}" if info.get("note") else "")
@@ -144,6 +154,21 @@ def peak_rss_mib() -> float | None:
     from .bench_paint import peak_rss_mib as f
 
     return f()
+
+
+def source_digest() -> str:
+    """Short hash of the library's Python sources (the bench modules excepted): a cell records it at its
+    start, so a report can tell when the code under measurement changed during a run."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        if p.name.startswith("bench_"):
+            continue
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def target_image(path: str | Path) -> np.ndarray:
@@ -377,6 +402,10 @@ def label(c: dict) -> str:
 
 
 def run(args: ScalingArgs) -> dict:
+    if args.from_json:
+        result = json.loads(Path(args.from_json).read_text())
+        report(result, args)
+        return result
     command = command_line("scaling", args, skip=("json",))
     args.lists()  # validate before any work
     threads = set_threads(args.threads)
@@ -405,6 +434,7 @@ def run(args: ScalingArgs) -> dict:
             f"{args.mem_limit_gib:g} GiB per cell; image {image.name}")
         for spec in todo:
             t0 = time.perf_counter()
+            source = source_digest()
             if "painting" in spec and not Path(spec["painting"]).is_file():
                 out = {"error": "no painting to re-render (its paint cell failed)", "skipped": True}
             elif args.isolate:
@@ -416,22 +446,30 @@ def run(args: ScalingArgs) -> dict:
                     out = {"error": f"{type(e).__name__}: {e}"}
             cell = {k: v for k, v in spec.items() if k not in ("image", "agent", "threads", "mem_limit_gib", "painting", "save")}
             cell.update(out)
+            cell["source"] = source
             result["cells"].append(cell)
             mem = f", peak RSS {out['peak_rss_mib']:.0f} MiB" if out.get("peak_rss_mib") else ""
             what = out.get("error") or f"{out['seconds']:.2f} s{mem}"
             log(f"  {label(cell)}: {what} ({time.perf_counter() - t0:.0f} s)")
         result["exponents"] = analyse(result)
+        result["sources"] = sorted({c["source"] for c in result["cells"]} | {source_digest()})
+        if len(result["sources"]) > 1:
+            log("bench scaling: WARNING: the library's sources changed during the run (see the report)")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print_tables(result)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    report(result, args)
+    return result
+
+
+def report(result: dict, args: ScalingArgs) -> None:
+    print_tables(result)
     if args.doc:
         plots = plot(result, args.plots) if args.plots else []
         write_doc(Path(args.doc), result, plots)
         log(f"bench scaling: wrote {args.doc}" + (f" and {len(plots)} plot(s)" if plots else ""))
-    return result
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -443,6 +481,8 @@ HEADERS = ["cell", "strokes", "output px", "passes", "seconds", "agent loop s", 
 def _mem(c: dict) -> str:
     if c.get("peak_rss_mib") is None:
         return "—"
+    if "error" in c:
+        return f"{c['peak_rss_mib']:.0f} when it failed"
     d = c.get("delta_rss_mib")
     return f"{c['peak_rss_mib']:.0f}" + (f" (+{d:.0f})" if d is not None else "")
 
@@ -451,21 +491,25 @@ def _status(c: dict) -> str:
     if "error" not in c:
         return fmt_seconds(c["seconds"])
     if c.get("timeout"):
-        return f"**timed out** (> {c['after_s']:.0f} s)" if c.get("after_s") else "**timed out**"
+        return f"**{c['error']}**"
     if c.get("oom"):
         after = f" after {c['after_s']:.0f} s" if c.get("after_s") else ""
-        return f"**{c['error']}**{after}"
+        m = re.search(r"allocate (\d+) bytes", c.get("detail") or "")
+        tried = f", allocating {int(m.group(1)) / 2**20:.0f} MiB" if m else ""
+        return f"**{c['error']}**{after}{tried}"
     return f"**{c['error']}**"
 
 
 def paint_rows(result: dict, group: str) -> list[list[str]]:
+    from .painter import default_passes
+
     out = []
     cells = [c for c in result["cells"] if group in c["groups"] and c["kind"] == "paint"]
     if group != "headline":
         cells.sort(key=lambda c: (c["strokes"], c["size"]))
     for c in cells:
         name = f"paint, {c['method']}" + (f" (→ {c['method_used']})" if c.get("method_used") not in (None, c["method"]) else "")
-        out.append([name, str(c["strokes"]), f"{c['size']}²", str(c.get("passes", "—")), _status(c),
+        out.append([name, str(c["strokes"]), f"{c['size']}²", str(c.get("passes") or default_passes(c["size"], c["size"])), _status(c),
                     fmt(c.get("agent_loop_s")), fmt(c.get("output_render_s")), fmt(c.get("refine_s")),
                     fmt(c.get("psnr")), _mem(c)])
     return out
@@ -494,8 +538,10 @@ def headline_rows(result: dict) -> list[list[str]]:
             continue
         if "seconds" in c:
             verdict = ("**pass**" if c["seconds"] <= target else "**FAIL**") + f" ({c['seconds'] / target:.2f}× the target)"
+        elif c.get("timeout"):
+            verdict = f"**FAIL** (> {result['timeout_s'] / target:.0f}× the target: unfinished when killed)"
         else:
-            verdict = "**FAIL**" + (" (not measured within the timeout)" if c.get("timeout") else "")
+            verdict = "**FAIL**"
         method = c["method"] + (f" (→ {c['method_used']})" if c.get("method_used") not in (None, c["method"]) else "")
         out.append([f"{h['strokes']} strokes at {h['size']} px, method {method}", _status(c), f"≤ {target:g} s", verdict])
     return out
@@ -651,6 +697,12 @@ def write_doc(path: Path, result: dict, plots: list[Path]) -> None:
           "SSIM and weight loading.",
           "* Timings are wall-clock on a shared 2-core machine (other jobs were running): compare ratios and "
           "slopes, not single numbers.", ""]
+    if len(result.get("sources", [])) > 1:
+        first = result["cells"][0].get("source")
+        changed = [label(c) for c in result["cells"] if c.get("source") != first]
+        md += ["> **Warning**: the library's source files changed while this run was going on (digests "
+               f"{', '.join(result['sources'])}); cells that started on other code than the first: "
+               + (", ".join(changed) if changed else "none (it changed after the last cell started)") + ".", ""]
     md += [f"## Target: {h['strokes']} strokes at {h['size']} px in ≤ {result['target_s']:g} s", "",
            md_table(["cell", "seconds", "target", "verdict"], headline_rows(result), "lrrl"), ""]
     md += kept_notes(path) + [""]

@@ -95,13 +95,16 @@ def seam_metrics(painting: np.ndarray, target: np.ndarray, xs: list[int], ys: li
     """Seam measures of a painting against its target, both uint8 (H, W, 3), along lines xs / ys.
 
     Errors in 0-255 units (mean over channels).  ``ratio`` = mean error in the bands / elsewhere;
-    ``jump_border`` = mean (|dP| - |dT|) across the lines, ``jump_elsewhere`` = the same across all other
+    ``flank_ratio`` = mean error in the bands / in the flanks beside them (band < distance <= PROFILE px: the
+    same neighbourhood, so the image's content near the lines cancels); ``jump_border`` = mean (|dP| - |dT|) across the lines, ``jump_elsewhere`` = the same across all other
     pixel lines outside the bands, ``excess_jump`` = their difference."""
     p, t = painting[..., :3].astype(np.float64), target[..., :3].astype(np.float64)
     h, w = t.shape[:2]
     err = np.abs(p - t).mean(2)
     mask = band_mask(h, w, xs, ys, band)
     border, elsewhere = float(err[mask].mean()), float(err[~mask].mean())
+    flank_mask = band_mask(h, w, xs, ys, PROFILE) & ~mask
+    flanks = float(err[flank_mask].mean()) if flank_mask.any() else float("nan")
     # Differences across pixel lines: column line x separates pixels x-1 and x.
     dpx, dtx = np.abs(np.diff(p, axis=1)).mean(2), np.abs(np.diff(t, axis=1)).mean(2)  # (H, W-1): line x = index + 1
     dpy, dty = np.abs(np.diff(p, axis=0)).mean(2), np.abs(np.diff(t, axis=0)).mean(2)  # (H-1, W)
@@ -123,6 +126,7 @@ def seam_metrics(painting: np.ndarray, target: np.ndarray, xs: list[int], ys: li
     jb = float(on_v.mean()) if len(on_v) else float("nan")
     je = float(off_v.mean()) if len(off_v) else float("nan")
     return {"border_mae": border, "elsewhere_mae": elsewhere, "ratio": border / max(elsewhere, 1e-9),
+            "flanks_mae": flanks, "flank_ratio": border / max(flanks, 1e-9),
             "jump_border": jb, "jump_elsewhere": je, "excess_jump": jb - je,
             "band_fraction": float(mask.mean())}
 
@@ -197,7 +201,7 @@ def run(args: SeamsArgs) -> dict:
                      "clipped": p.clips is not None, **seam_metrics(img, target, xs, ys, args.band)}
                 if mode == "overlap":
                     own = seam_metrics(img, target, *lines["overlap"], args.band)
-                    r["own_edges"] = {k: own[k] for k in ("ratio", "excess_jump", "border_mae", "elsewhere_mae")}
+                    r["own_edges"] = {k: own[k] for k in ("ratio", "flank_ratio", "excess_jump", "border_mae", "elsewhere_mae")}
                 row["modes"][mode] = r
                 profiles[mode].append(error_profile(img, target, xs, ys))
                 log(f"  {row['image']} {mode}: PSNR {r['psnr']:.2f} dB, border/elsewhere {r['ratio']:.3f}, "
@@ -206,10 +210,10 @@ def run(args: SeamsArgs) -> dict:
             crops.append((row["image"], target, outs["paper"], outs["overlap"]))
         result["mean"] = {m: {k: float(np.mean([im["modes"][m][k] for im in result["images"]]))
                               for k in ("ratio", "border_mae", "elsewhere_mae", "jump_border", "jump_elsewhere",
-                                        "excess_jump", "psnr", "ssim", "seconds")} for m in MODES}
+                                        "excess_jump", "flank_ratio", "psnr", "ssim", "seconds")} for m in MODES}
         result["mean"]["overlap"]["own_edges"] = {
             k: float(np.mean([im["modes"]["overlap"]["own_edges"][k] for im in result["images"]]))
-            for k in ("ratio", "excess_jump")}
+            for k in ("ratio", "flank_ratio", "excess_jump")}
         result["profile"] = {m: np.mean(profiles[m], 0).tolist() for m in MODES}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -226,8 +230,8 @@ def run(args: SeamsArgs) -> dict:
 
 # ------------------------------------------------------------------------------------------ report
 
-HEADERS = ["tiles", "border MAE", "elsewhere MAE", "border / elsewhere", "jump at border", "jump elsewhere",
-           "excess jump", "PSNR dB", "SSIM", "s / image"]
+HEADERS = ["tiles", "border MAE", "elsewhere MAE", "border / elsewhere", "border / flanks", "jump at border",
+           "jump elsewhere", "excess jump", "PSNR dB", "SSIM", "s / image"]
 
 
 def rows(result: dict) -> list[list[str]]:
@@ -235,7 +239,8 @@ def rows(result: dict) -> list[list[str]]:
     for m in MODES:
         r = result["mean"][m]
         name = {"paper": "paper (disjoint, clipped)", "overlap": "overlap (default)"}[m]
-        out.append([name, fmt(r["border_mae"]), fmt(r["elsewhere_mae"]), fmt(r["ratio"], 3), fmt(r["jump_border"]),
+        out.append([name, fmt(r["border_mae"]), fmt(r["elsewhere_mae"]), fmt(r["ratio"], 3), fmt(r["flank_ratio"], 3),
+                    fmt(r["jump_border"]),
                     fmt(r["jump_elsewhere"]), f"{r['excess_jump']:+.2f}", fmt(r["psnr"]), fmt(r["ssim"], 3),
                     fmt(r["seconds"], 1)])
     return out
@@ -247,8 +252,9 @@ def image_rows(result: dict) -> list[list[str]]:
         for m in MODES:
             r = im["modes"][m]
             own = r.get("own_edges")
-            out.append([im["image"], m, fmt(r["ratio"], 3), f"{r['excess_jump']:+.2f}",
-                        "—" if not own else f"{own['ratio']:.3f} / {own['excess_jump']:+.2f}", fmt(r["psnr"]),
+            out.append([im["image"], m, fmt(r["ratio"], 3), fmt(r["flank_ratio"], 3), f"{r['excess_jump']:+.2f}",
+                        "—" if not own else f"{own['ratio']:.3f} / {own['flank_ratio']:.3f} / {own['excess_jump']:+.2f}",
+                        fmt(r["psnr"]),
                         fmt(r["seconds"], 1)])
     return out
 
@@ -256,7 +262,8 @@ def image_rows(result: dict) -> list[list[str]]:
 def print_table(result: dict) -> None:
     print(text_table(HEADERS, rows(result), left=(0,)))
     own = result["mean"]["overlap"]["own_edges"]
-    print(f"overlap at its own tile edges: border/elsewhere {own['ratio']:.3f}, excess jump {own['excess_jump']:+.2f}")
+    print(f"overlap at its own tile edges: border/elsewhere {own['ratio']:.3f}, border/flanks {own['flank_ratio']:.3f}, "
+          f"excess jump {own['excess_jump']:+.2f}")
 
 
 def figures(result: dict, crops: list, folder: Path) -> list[Path]:
@@ -355,10 +362,13 @@ def write_doc(path: Path, result: dict, plots: list[Path]) -> None:
           "* **jump at border**: mean over the border lines of |painting[x] − painting[x−1]| − |target[x] − target[x−1]| "
           "(the painting's step across the line beyond the target's own); **jump elsewhere**: the same across "
           "every other pixel line outside the bands; **excess jump** = their difference (≈ 0 without seams).",
-          f"* The overlap mode measured along its own tile edges: border / elsewhere {own['ratio']:.3f}, excess jump "
-          f"{own['excess_jump']:+.2f}.", "",
-          f"Paper tiles: border error {mp['ratio']:.2f}× elsewhere, excess jump {mp['excess_jump']:+.2f}; overlapping "
-          f"tiles: {mo['ratio']:.2f}×, {mo['excess_jump']:+.2f}.", ""]
+          f"* **border / flanks**: the band's error divided by the error {band} < |distance| ≤ {PROFILE} px from the same "
+          "lines: a local control (same neighbourhood, so the image content near the lines cancels).",
+          f"* The overlap mode measured along its own tile edges: border / elsewhere {own['ratio']:.3f}, border / flanks "
+          f"{own['flank_ratio']:.3f}, excess jump {own['excess_jump']:+.2f}.", "",
+          f"Paper tiles: border error {mp['ratio']:.2f}× elsewhere and {mp['flank_ratio']:.3f}× the flanks, excess jump "
+          f"{mp['excess_jump']:+.2f}; overlapping tiles: {mo['ratio']:.2f}×, {mo['flank_ratio']:.3f}×, "
+          f"{mo['excess_jump']:+.2f}.", ""]
     md += kept_notes(path) + [""]
     if plots:
         md += ["## Figures", "", f"![seams compare]({rel(plots[0])})", "",
@@ -368,9 +378,9 @@ def write_doc(path: Path, result: dict, plots: list[Path]) -> None:
             md += [f"![seams profile]({rel(plots[1])})", "",
                    "Mean error of the pixel at each signed distance from the border lines (over all lines, all "
                    "pixels along them and all images).", ""]
-    md += ["## Per image", "", md_table(["image", "tiles", "border / elsewhere", "excess jump",
-                                          "own tile edges: ratio / excess jump", "PSNR dB", "s"], image_rows(result),
-                                         "llrrrrr"), ""]
+    md += ["## Per image", "", md_table(["image", "tiles", "border / elsewhere", "border / flanks", "excess jump",
+                                          "own tile edges: border / elsewhere / flanks / excess jump", "PSNR dB", "s"],
+                                         image_rows(result), "llrrrrrr"), ""]
     md += ["## Reproduce", "", "```sh", "pip install -e '.[bench]'", "brushwork data fetch --only photos",
            result["command"], "```", ""]
     path.parent.mkdir(parents=True, exist_ok=True)

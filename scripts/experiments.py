@@ -47,8 +47,9 @@ EXPERIMENTS: dict[str, dict] = {
     "bundle": {"title": "Action bundle k at an equal budget of 40 strokes",
                "runs": {f"k={k}": {"bundle": k, "steps": 40 // k} for k in (1, 2, 5, 8)}},
     "reward": {"title": "WGAN vs L2 reward", "runs": {"WGAN": {}, "L2": {"reward": "l2"}}},
-    "budget": {"title": "Final L2 vs number of strokes (k = 5)",
-               "runs": {f"{5 * t} strokes": {"steps": t} for t in (1, 2, 4, 8, 16)}},
+    # equal number of updates (4,900) for every budget: BASE's warm-up plus 490 episodes of t steps
+    "budget": {"title": "Final L2 vs number of strokes (k = 5, equal updates)",
+               "runs": {f"{5 * t} strokes": {"steps": t, "total_steps": BASE["warmup"] + 490 * t} for t in (1, 2, 8)}},
     "renderer": {"title": "Neural vs analytic renderer inside the agent",
                  "runs": {"analytic": {}, "neural": {"renderer": "neural"}}},
 }

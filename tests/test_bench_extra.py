@@ -112,14 +112,16 @@ def test_seam_geometry_and_metrics():
     target = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
     noisy = np.clip(target.astype(int) + rng.integers(-20, 21, target.shape), 0, 255).astype(np.uint8)
     clean = seam_metrics(noisy, target, [32], [32])
-    assert clean["ratio"] == pytest.approx(1.0, abs=0.1) and abs(clean["excess_jump"]) < 2
+    assert clean["ratio"] == pytest.approx(1.0, abs=0.1) and clean["flank_ratio"] == pytest.approx(1.0, abs=0.1)
+    assert abs(clean["excess_jump"]) < 2
     seamed = noisy.copy()
     seamed[:, 32:] = np.clip(seamed[:, 32:].astype(int) + 60, 0, 255)  # a step at the border x = 32
     s = seam_metrics(seamed, target, [32], [])
     assert s["excess_jump"] > 5 and seam_metrics(noisy, target, [32], [])["excess_jump"] < 2
     edge = noisy.copy()
     edge[:, 30:34] = 0  # wrong paint along the border only
-    assert seam_metrics(edge, target, [32], [32])["ratio"] > 2
+    e = seam_metrics(edge, target, [32], [32])
+    assert e["ratio"] > 2 and e["flank_ratio"] > 2
     prof = error_profile(edge, target, [32], [], reach=4)
     assert prof.shape == (8,) and prof[2:6].min() > prof[[0, 1, 6, 7]].max()
 

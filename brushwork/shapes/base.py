@@ -150,8 +150,11 @@ class Shape(ABC):
     #: (x, y) index pairs among the shape numbers; swapping them transposes the reference's alpha map
     #: exactly (used to double the renderer's training data for free)
     xy_pairs: tuple[tuple[int, int], ...] = ()
-    #: recompute each chunk's intermediates in backward instead of keeping them (memory bounded)
+    #: recompute each chunk's intermediates in backward instead of keeping them (memory bounded) when
+    #: a call evaluates more than this many window pixels (about 400 bytes each are kept otherwise);
+    #: below it, keeping them saves the recomputation (~25 % of forward + backward)
     checkpoint_chunks: bool = True
+    checkpoint_above: int = 2_000_000
     #: per-call chunking of the soft rasteriser: at most this many window pixels x strokes at once
     chunk_pixels: int = 1 << 15
 
@@ -243,7 +246,8 @@ class Shape(ABC):
 
         # Under autograd, each chunk's many per-pixel intermediates would stay alive until backward
         # (hundreds of MB for a few dozen large strokes): recompute them in backward instead.
-        grad = self.checkpoint_chunks and torch.is_grad_enabled() and strokes.requires_grad
+        grad = (self.checkpoint_chunks and torch.is_grad_enabled() and strokes.requires_grad
+                and float(box_areas(boxes, height, width).sum()) > self.checkpoint_above)
 
         def draw(idx: Tensor, win: Windows) -> Tensor:
             px, py = win.grids(strokes.dtype)
