@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import __version__
+from ..painter import AUTO_METHOD
 from . import Args
 from .jobs import FORMATS, TERMINAL, JobManager, QueueFull
 
@@ -169,8 +170,8 @@ def parse_options(form, s: Args, agent: dict) -> dict:
         if agent["shape"] != shape:
             raise ApiError(422, f"this server's agent paints {agent['shape']} strokes, not {shape}; "
                                 "use method 'optimize' for other shapes")
-    elif method == "auto" and not (agent["available"] and agent["shape"] == shape):
-        method = "optimize"  # what auto means here; decided now so the agent's shape never mismatches
+    elif method == "auto":
+        method = AUTO_METHOD  # decided now, so the job (and its events) name the method that ran
     return {"strokes": strokes, "shape": shape, "method": method, "background": background, "seed": seed,
             "palette": palette, "size": size}
 
