@@ -10,7 +10,7 @@ from PIL import Image
 
 from brushwork.cli import main as cli
 from brushwork.painter import paint
-from brushwork.painting import Painting
+from brushwork.painting import Painting, to_uint8
 
 FAST = ["--method", "optimize", "--optimize-iters", "2", "--strokes", "6", "--width", "32", "--quiet"]
 
@@ -31,6 +31,16 @@ def test_python_api_returns_a_painting(tmp_path, tiny_actor):
     assert isinstance(p, Painting) and len(p) == 7
     assert p.image.shape == (33, 40, 3)  # aspect ratio kept
     assert {"psnr", "ssim", "seconds", "strokes"} <= set(p.metrics)
+
+
+@pytest.mark.parametrize("tiles", ["overlap", "paper"])
+def test_agent_canvas_reused_as_the_painting_matches_a_fresh_render(tmp_path, tiny_actor, tiles):
+    # At the working size paint() keeps the agent's own canvas instead of rendering the strokes again.
+    p = paint(photo(tmp_path / "a.png", (48, 40)), strokes=23, method="agent", agent=str(tiny_actor), passes=2,
+              tiles=tiles, quiet=True)
+    assert p._image is not None
+    fresh = to_uint8(p.render_tensor()).astype(int)
+    assert np.abs(p.image.astype(int) - fresh).max() <= 1
 
 
 @pytest.mark.parametrize("n", [1, 5, 7, 23])
