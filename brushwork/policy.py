@@ -57,3 +57,22 @@ def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") 
     load_state_strict(actor, state, path)
     actor.to(device).eval().requires_grad_(False)
     return Policy(actor, cfg["size"], net["bundle"], cfg["steps"], cfg["shape"], cfg.get("background", "black"), meta)
+
+
+@torch.no_grad()
+def evaluate_policy(policy: Policy, targets: Tensor, renderer: str = "analytic") -> dict:
+    """The paper's loop on a batch of targets (B, 3, W, W) uint8 or float at the policy's size W, through
+    ``renderer`` (see `env.make_renderer`): T steps of k strokes.  Returns mean L2 (MSE, [0, 1] images),
+    mean PSNR (dB) and the final canvases and targets (B, 3, W, W) uint8."""
+    from .env import PaintEnv, make_renderer, to_float
+    from .metrics import psnr_from_mse
+
+    device = next(policy.actor.parameters()).device
+    env = PaintEnv(policy.size, policy.bundle, policy.steps, make_renderer(renderer, policy.shape, policy.size, device),
+                   policy.background)
+    obs = env.reset(targets.to(device))
+    for _ in range(policy.steps):
+        a = policy.act(to_float(obs["canvas"]), to_float(obs["target"]), obs["t"], policy.steps)
+        obs, _ = env.step(a.flatten(1))
+    l2 = env.l2()
+    return {"l2": float(l2.mean()), "psnr": float(psnr_from_mse(l2).mean()), "canvases": env.canvas, "targets": env.target}

@@ -29,9 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from brushwork import train_agent  # noqa: E402
-from brushwork.env import PaintEnv, make_renderer, to_float  # noqa: E402
-from brushwork.metrics import psnr_from_mse  # noqa: E402
-from brushwork.policy import load_agent  # noqa: E402
+from brushwork.policy import evaluate_policy, load_agent  # noqa: E402
 
 RUNS = ROOT / "runs" / "experiments"
 DOCS = ROOT / "docs"
@@ -80,15 +78,8 @@ def evaluate(out: Path, settings: dict, n: int = 256) -> dict:
     policy = load_agent(str(out / "actor.safetensors"))
     args = train_agent.Args(**settings)
     targets = train_agent.open_data(args, "test", 0).sample(n, torch.Generator().manual_seed(2024))
-    render = make_renderer("analytic", args.shape, args.size, torch.device("cpu"))  # same judge for all
-    env = PaintEnv(args.size, args.bundle, args.steps, render)
-    obs = env.reset(targets)
-    for _ in range(args.steps):
-        a = policy.act(to_float(obs["canvas"]), to_float(obs["target"]), obs["t"], args.steps)
-        obs, _ = env.step(a.flatten(1))
-    l2 = env.l2()
-    return {"l2": float(l2.mean()), "psnr": float(psnr_from_mse(l2).mean()), "canvases": env.canvas[:8].clone(),
-            "targets": env.target[:8].clone()}
+    r = evaluate_policy(policy, targets, "analytic")  # the same judge for every run
+    return {"l2": r["l2"], "psnr": r["psnr"], "canvases": r["canvases"][:8].clone(), "targets": r["targets"][:8].clone()}
 
 
 def learning_curve(out: Path) -> list[tuple[int, float, float]]:
