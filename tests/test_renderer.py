@@ -113,6 +113,19 @@ def test_shipped_weights_match_manifest():
     assert total <= 60 * 2**20
 
 
+def test_shipped_agents_load_by_name_and_act():
+    from brushwork.policy import load_agent
+
+    actors = [n for n, e in weights.manifest().items() if e["kind"] == "actor"]
+    assert "mnist" in actors
+    for name in actors:
+        policy = load_agent(name)
+        w = policy.size
+        canvas, target = torch.zeros(2, 3, w, w), torch.rand(2, 3, w, w)
+        a = policy.act(canvas, target, torch.zeros(2, dtype=torch.long), policy.steps)
+        assert a.shape == (2, policy.bundle, 13) and 0 <= float(a.min()) and float(a.max()) <= 1, name
+
+
 def test_train_renderer_resumes_exactly(tmp_path, monkeypatch):
     from brushwork import train_renderer
     from brushwork.train_renderer import Args, main
