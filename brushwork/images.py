@@ -348,7 +348,7 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
         raise ValueError(f"to_tensor needs an (H, W, 3) image, got shape {a.shape}")
     a = a[..., :3]
     if a.dtype == np.uint8:
-        t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0)
+        t = torch.from_numpy(np.require(a, requirements=("C", "W"))).permute(2, 0, 1).float().div_(255.0)
     elif np.issubdtype(a.dtype, np.floating):
         t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1).clamp(0.0, 1.0)
     else:
