@@ -135,3 +135,19 @@ def clock() -> float:
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+NOTES_START, NOTES_END = "<!-- notes:start (kept when the report is regenerated) -->", "<!-- notes:end -->"
+
+
+def kept_notes(path: Path) -> list[str]:
+    """The hand-written block between NOTES_START and NOTES_END of an existing report (analysis of the
+    numbers that a rerun should not erase), as lines; a placeholder block when there is none."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        text = ""
+    a, b = text.find(NOTES_START), text.find(NOTES_END)
+    if a >= 0 and b > a:
+        return text[a : b + len(NOTES_END)].splitlines()
+    return [NOTES_START, NOTES_END]

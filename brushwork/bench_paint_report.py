@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .bench_common import fmt, fmt_seconds, log, machine_line, md_table, text_table
+from .bench_common import fmt, fmt_seconds, kept_notes, log, machine_line, md_table, text_table
 
 PLOTS = ("bench_psnr_strokes.png", "bench_psnr_seconds.png")
 HEADERS = ["shape", "method", "strokes", "MSE", "PSNR dB", "SSIM", "s / image", "× paper-size time",
@@ -136,7 +136,7 @@ def write_doc(path: Path, result: dict) -> None:
         f"* **Agent**: {agent}.", "",
         "## Means over the images", "",
         md_table(HEADERS, rows(result), "lllrrrrrr"), "",
-    ]
+    ] + kept_notes(path) + [""]
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem.replace('_', ' ')}](images/{p.name})" for p in plots] + [""]
     md += [

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_common import command_line, fmt, fmt_seconds, log, machine, machine_line, md_table, set_threads, text_table
+from .bench_common import (command_line, fmt, fmt_seconds, kept_notes, log, machine, machine_line, md_table, set_threads,
+                           text_table)
 
 RESULT_TAG = "SCALING_CELL "
 PHASE_TAG = "SCALING_PHASE "
@@ -658,22 +659,6 @@ def plot(result: dict, folder: Path) -> list[Path]:
         plt.close(fig)
         files.append(path)
     return files
-
-
-NOTES_START, NOTES_END = "<!-- notes:start (kept when the report is regenerated) -->", "<!-- notes:end -->"
-
-
-def kept_notes(path: Path) -> list[str]:
-    """The hand-written block between NOTES_START and NOTES_END of an existing report (analysis of the
-    numbers that a rerun should not erase), as lines; a placeholder block when there is none."""
-    try:
-        text = Path(path).read_text()
-    except OSError:
-        text = ""
-    a, b = text.find(NOTES_START), text.find(NOTES_END)
-    if a >= 0 and b > a:
-        return text[a : b + len(NOTES_END)].splitlines()
-    return [NOTES_START, NOTES_END]
 
 
 def write_doc(path: Path, result: dict, plots: list[Path]) -> None:

@@ -333,7 +333,8 @@ def figures(result: dict, crops: list, folder: Path) -> list[Path]:
 
 
 def write_doc(path: Path, result: dict, plots: list[Path]) -> None:
-    from .bench_scaling import agent_line, kept_notes
+    from .bench_common import kept_notes
+    from .bench_scaling import agent_line
 
     s, band = result["size"], result["band"]
     xs, ys = result["lines"]["paper"]["x"], result["lines"]["paper"]["y"]

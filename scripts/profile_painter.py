@@ -72,7 +72,7 @@ def rasteriser_memory() -> list[list]:
     rows = []
     for flag in (False, True):
         code = ("import resource, torch; torch.set_num_threads(1); from brushwork.shapes import get_shape; "
-                f"sh = get_shape('bezier'); sh.checkpoint_chunks = {flag}; "
+                f"sh = get_shape('bezier'); sh.checkpoint_chunks = {flag}; sh.checkpoint_above = 0; "
                 "s = torch.rand(200, 13, generator=torch.Generator().manual_seed(0)).requires_grad_(); "
                 "r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; import time; t = time.perf_counter(); "
                 "a = sh.soft(s, 128, validate=False); (a * a).sum().backward(); "
