@@ -33,7 +33,7 @@ class Args:
     max_jobs: int = 100  # finished paintings kept in memory at most (the oldest are dropped first)
     threads: int = 0  # torch threads per painting (0 = CPU cores / workers)
     work: int = 256  # working resolution (long side, px) of stroke optimisation / refinement: lower is faster, coarser
-    optimize_iters: int = 40  # Adam iterations per stage of the optimize method (the final joint pass: 1.5x): lower is faster
+    optimize_iters: int = 24  # Adam iterations per stage of the optimize method (the final joint pass: half): lower is faster
     agent: str = "photo"  # agent for the agent / refine methods: shipped name or actor .safetensors (server-side only)
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
     log_level: str = "info"  # uvicorn log level: critical, error, warning, info, debug
