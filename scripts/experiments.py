@@ -49,7 +49,7 @@ EXPERIMENTS: dict[str, dict] = {
     "budget": {"title": "Final L2 vs number of strokes (k = 5, equal updates)",
                "runs": {f"{5 * t} strokes": {"steps": t, "total_steps": BASE["warmup"] + 490 * t} for t in (1, 2, 8)}},
     # The shipped neural renderer is the paper's 128 px network (its output resized to 32 px): each
-    # update costs ~7x the analytic one here, so the neural run gets about the analytic run's wall time
+    # update costs ~5x the analytic one here, so the neural run gets about the analytic run's wall time
     # (100 episodes, 980 updates) and the curves compare them at equal updates.
     "renderer": {"title": "Neural vs analytic renderer inside the agent",
                  "runs": {"analytic": {}, "neural": {"renderer": "neural", "total_steps": BASE["warmup"] + 8 * 100}}},
