@@ -151,3 +151,16 @@ def kept_notes(path: Path) -> list[str]:
     if a >= 0 and b > a:
         return text[a : b + len(NOTES_END)].splitlines()
     return [NOTES_START, NOTES_END]
+
+
+def pyplot(bench: str, what: str = "plots"):
+    """matplotlib.pyplot on the Agg backend, or None (logged: "bench BENCH: ... no WHAT") without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log(f"bench {bench}: matplotlib is not installed (pip install brushwork[bench]); no {what}")
+        return None
+    return plt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .bench_common import fmt, fmt_seconds, kept_notes, log, machine_line, md_table, text_table
+from .bench_common import fmt, fmt_seconds, kept_notes, log, machine_line, md_table, pyplot, text_table
 
 PLOTS = ("bench_psnr_strokes.png", "bench_psnr_seconds.png")
 HEADERS = ["shape", "method", "strokes", "MSE", "PSNR dB", "SSIM", "s / image", "× paper-size time",
@@ -52,13 +52,8 @@ def _series(result: dict) -> dict[tuple[str, str], list[tuple[int, float, float]
 
 def plot(result: dict, folder: Path) -> list[Path]:
     """PSNR vs strokes and PSNR vs seconds (matplotlib, Agg); returns the files written ([] without matplotlib)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("bench paint: matplotlib is not installed (pip install brushwork[bench]); no plots")
+    plt = pyplot("paint")
+    if plt is None:
         return []
     series = _series(result)
     if not series:

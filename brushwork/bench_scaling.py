@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_common import (command_line, fmt, fmt_seconds, kept_notes, log, machine, machine_line, md_table, set_threads,
-                           text_table)
+from .bench_common import (command_line, fmt, fmt_seconds, kept_notes, log, machine, machine_line, md_table, pyplot,
+                           set_threads, text_table)
 
 RESULT_TAG = "SCALING_CELL "
 PHASE_TAG = "SCALING_PHASE "
@@ -124,6 +124,16 @@ def snapshot_agent(path: Path, folder: Path) -> tuple[Path, dict]:
     return copy, {"path": str(path), "sha256": sha256(copy)[:12], "steps": meta.get("steps"),
                   "metric": meta.get("metric", {}), "size": cfg.get("size"), "bundle": cfg.get("net", {}).get("bundle"),
                   "episode_steps": cfg.get("steps"), "shape": cfg.get("shape")}
+
+
+def bench_agent(name: str, folder: Path, bench: str) -> tuple[Path, dict]:
+    """`resolve_agent` + `snapshot_agent` for a bench: (copy in ``folder``, info with the fallback note, logged)."""
+    path, note = resolve_agent(name)
+    if note:
+        log(f"bench {bench}: {note}")
+    copy, info = snapshot_agent(path, folder)
+    info["note"] = note
+    return copy, info
 
 
 def shown_path(path: str) -> str:
@@ -418,13 +428,9 @@ def run(args: ScalingArgs) -> dict:
         image = Path(args.image)
         if not image.is_file():
             raise ValueError(f"--image {image}: no such file")
-    agent_path, note = resolve_agent(args.agent)
-    if note:
-        log(f"bench scaling: {note}")
     workdir = Path(tempfile.mkdtemp(prefix="brushwork-scaling-"))
     try:
-        agent, agent_info = snapshot_agent(agent_path, workdir)
-        agent_info["note"] = note
+        agent, agent_info = bench_agent(args.agent, workdir, "scaling")
         h, w = target_image(image).shape[:2]
         result = {"command": command, "machine": machine(threads), "image": str(image), "image_size": [w, h],
                   "agent": agent_info, "isolated": args.isolate, "timeout_s": args.timeout,
@@ -583,15 +589,10 @@ COLORS = {"paint": "C0", "render part": "C1", "render": "C2", "guide": "grey", "
 
 def plot(result: dict, folder: Path) -> list[Path]:
     """Time and peak-memory Δ against strokes and against output pixels (log-log); [] without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import NullFormatter
-    except ImportError:
-        log("bench scaling: matplotlib is not installed (pip install brushwork[bench]); no plots")
+    plt = pyplot("scaling")
+    if plt is None:
         return []
+    from matplotlib.ticker import NullFormatter
     cells = result["cells"]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

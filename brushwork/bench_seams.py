@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_common import command_line, fmt, log, machine, machine_line, md_table, set_threads, text_table
+from .bench_common import command_line, fmt, log, machine, machine_line, md_table, pyplot, set_threads, text_table
 
 MODES = ("paper", "overlap")
 PLOTS = ("seams_compare.png", "seams_profile.png")
@@ -162,7 +162,7 @@ def image_paths(args: SeamsArgs) -> list[Path]:
 
 def run(args: SeamsArgs) -> dict:
     from .bench_paint import load_target
-    from .bench_scaling import resolve_agent, snapshot_agent
+    from .bench_scaling import bench_agent
     from .painter import paint
 
     command = command_line("seams", args, skip=("json",))
@@ -170,13 +170,9 @@ def run(args: SeamsArgs) -> dict:
         raise ValueError("--size must be >= 16, --strokes >= 1, --passes >= 2 (one pass has no tiles) and --band >= 1")
     threads = set_threads(args.threads)
     paths = image_paths(args)
-    agent_path, note = resolve_agent(args.agent)
-    if note:
-        log(f"bench seams: {note}")
     folder = Path(tempfile.mkdtemp(prefix="brushwork-seams-"))
     try:
-        agent, agent_info = snapshot_agent(agent_path, folder)
-        agent_info["note"] = note
+        agent, agent_info = bench_agent(args.agent, folder, "seams")
         s = args.size
         lines = {"paper": border_lines(s, s, args.passes, "paper"), "overlap": border_lines(s, s, args.passes, "overlap")}
         result = {"command": command, "machine": machine(threads), "size": s, "strokes": args.strokes,
@@ -268,13 +264,8 @@ def print_table(result: dict) -> None:
 
 def figures(result: dict, crops: list, folder: Path) -> list[Path]:
     """seams_compare.png (crops around the paper grid's border crossing) and seams_profile.png."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("bench seams: matplotlib is not installed (pip install brushwork[bench]); no figures")
+    plt = pyplot("seams", "figures")
+    if plt is None:
         return []
     folder.mkdir(parents=True, exist_ok=True)
     s = result["size"]

@@ -216,7 +216,9 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     if method == "auto":
         method = AUTO_METHOD
     if method in ("agent", "refine"):
-        policy = _policy_for(cfg, device)
+        from .policy import load_agent
+
+        policy = load_agent(cfg.agent, device)
     # Working resolution: long side cfg.work, and for the agent at least its observation size on the
     # finest tiles; never above the output.
     passes = cfg.passes or default_passes(W, H)
@@ -294,12 +296,6 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     if note:
         painting.metrics["note"] = note
     return painting
-
-
-def _policy_for(cfg: PaintConfig, device):
-    from .policy import load_agent
-
-    return load_agent(cfg.agent, device)
 
 
 def check(cfg: PaintConfig) -> None:
