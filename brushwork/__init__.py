@@ -2,7 +2,7 @@
 
 Public API (imported lazily, so ``import brushwork`` stays cheap):
 
-* ``paint(image, **options) -> Painting``  (see `brushwork.painter.PaintConfig` for the options)
+* ``paint(image, **options) -> Painting``  (see `brushwork.painter.painter.PaintConfig` for the options)
 * ``Painting``: strokes + frames; ``.save(path)`` by extension, ``.render(width, height)``
 * ``load_agent(name_or_path)``: a trained actor ("photo", "mnist", ... or a .safetensors)
 * ``load_renderer(name_or_path)``: a neural stroke renderer ("bezier" or a .safetensors)
@@ -12,12 +12,12 @@ Public API (imported lazily, so ``import brushwork`` stays cheap):
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "paint": "brushwork.painter",
-    "PaintConfig": "brushwork.painter",
-    "Painting": "brushwork.painting",
-    "load_agent": "brushwork.policy",
-    "load_renderer": "brushwork.renderer",
-    "get_shape": "brushwork.shapes",
+    "paint": "brushwork.painter.painter",
+    "PaintConfig": "brushwork.painter.painter",
+    "Painting": "brushwork.painter.painting",
+    "load_agent": "brushwork.agent.policy",
+    "load_renderer": "brushwork.render.model",
+    "get_shape": "brushwork.stroke",
 }
 
 

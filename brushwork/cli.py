@@ -13,12 +13,12 @@ import tyro
 
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "paint": ("brushwork.paint_cli", "paint an image (or a folder of images) with brush strokes"),
-    "render": ("brushwork.paint_cli", "re-render a JSON stroke file at any size"),
-    "train-renderer": ("brushwork.train_renderer", "train a neural stroke renderer"),
-    "train-agent": ("brushwork.train_agent", "train a painting agent (DDPG)"),
+    "paint": ("brushwork.painter.cli", "paint an image (or a folder of images) with brush strokes"),
+    "render": ("brushwork.painter.cli", "re-render a JSON stroke file at any size"),
+    "train-renderer": ("brushwork.render.train", "train a neural stroke renderer"),
+    "train-agent": ("brushwork.agent.train", "train a painting agent (DDPG)"),
     "data": ("brushwork.data", "fetch the offline training datasets"),
-    "bench": ("brushwork.bench", "benchmarks: renderers, paint"),
+    "bench": ("brushwork.bench.cli", "benchmarks: renderers, paint"),
     "serve": ("brushwork.server", "start the web app"),
 }
 

@@ -18,8 +18,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from brushwork import train_agent  # noqa: E402
-from brushwork.policy import evaluate_policy, load_agent  # noqa: E402
+from brushwork.agent import train as train_agent  # noqa: E402
+from brushwork.agent.policy import evaluate_policy, load_agent  # noqa: E402
 
 
 def main() -> None:

@@ -23,9 +23,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from brushwork.bench_common import machine, machine_line, md_table  # noqa: E402
-from brushwork.painter import paint  # noqa: E402
-from brushwork.shapes import get_shape  # noqa: E402
+from brushwork.bench.common import machine, machine_line, md_table  # noqa: E402
+from brushwork.painter.painter import paint  # noqa: E402
+from brushwork.stroke import get_shape  # noqa: E402
 
 
 def test_image(path: str | None) -> np.ndarray:
@@ -45,7 +45,7 @@ def test_image(path: str | None) -> np.ndarray:
 
 def _paint(img: np.ndarray, min_res: int):
     """paint(method="optimize") with OptimizeConfig.min_res set (10**6 = every stage at full resolution)."""
-    import brushwork.painter as painter
+    import brushwork.painter.painter as painter
 
     real = painter.OptimizeConfig
     painter.OptimizeConfig = lambda **kw: real(**kw, min_res=min_res)  # type: ignore[assignment]

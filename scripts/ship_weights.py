@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from brushwork import weights  # noqa: E402
+from brushwork.io import weights  # noqa: E402
 
 
 def main() -> None:

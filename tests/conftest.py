@@ -13,8 +13,8 @@ def _seed_and_threads():
 @pytest.fixture
 def tiny_actor(tmp_path):
     """An untrained actor weights file (k=5, T=4, 32 px) for painter tests that need an agent."""
-    from brushwork.networks import Actor, NetConfig
-    from brushwork.weights import save_weights
+    from brushwork.agent.networks import Actor, NetConfig
+    from brushwork.io.weights import save_weights
 
     cfg = NetConfig(width=8, bundle=5)
     actor = Actor(cfg)

@@ -7,12 +7,12 @@ import sys
 import pytest
 import torch
 
-from brushwork.ddpg import Agent, DDPGConfig, critic_planes, soft_update
-from brushwork.env import PaintEnv, make_renderer, paint_bundle
-from brushwork.networks import Actor, Critic, Discriminator, NetConfig, count_parameters
-from brushwork.renderer import NeuralRenderer, RendererConfig
-from brushwork.replay import EpisodeReplay
-from brushwork.synthetic import SyntheticSource
+from brushwork.agent.ddpg import Agent, DDPGConfig, critic_planes, soft_update
+from brushwork.agent.env import PaintEnv, make_renderer, paint_bundle
+from brushwork.agent.networks import Actor, Critic, Discriminator, NetConfig, count_parameters
+from brushwork.render.model import NeuralRenderer, RendererConfig
+from brushwork.agent.replay import EpisodeReplay
+from brushwork.stroke.synthetic import SyntheticSource
 
 W = 32
 
@@ -81,7 +81,7 @@ def test_model_based_critic_target_on_a_hand_made_example():
     agent.critic_t = ConstCritic(0.25)
     rp = filled_replay()
     b = batch_from(rp)
-    from brushwork.env import observation_planes, to_float
+    from brushwork.agent.env import observation_planes, to_float
 
     c0, c1s, tg = to_float(b["canvas"]), to_float(b["next_canvas"]), to_float(b["target"])
     with torch.no_grad():
@@ -163,7 +163,7 @@ def test_replay_wraps_around_and_stores_targets_once():
 
 
 def tiny_train_args(tmp_path, **kw):
-    from brushwork.train_agent import Args
+    from brushwork.agent.train import Args
 
     base = dict(data="solid", size=W, bundle=2, steps=2, envs=8, batch=16, width=8, warmup=4, eval_every=5,
                 eval_images=16, ckpt_every=5, log_every=1000, replay=50, total_steps=40, compile=False,
@@ -173,7 +173,7 @@ def tiny_train_args(tmp_path, **kw):
 
 
 def test_train_agent_resume_continues_identically(tmp_path, monkeypatch):
-    from brushwork import train_agent
+    from brushwork.agent import train as train_agent
 
     fast = dict(total_steps=14, updates_per_episode=3, eval_every=100)
     train_agent.main(tiny_train_args(tmp_path / "a", **fast))
@@ -198,8 +198,8 @@ def test_train_agent_resume_continues_identically(tmp_path, monkeypatch):
 
 
 def test_train_agent_rejects_other_config_on_resume(tmp_path):
-    from brushwork import train_agent
-    from brushwork.weights import WeightsError
+    from brushwork.agent import train as train_agent
+    from brushwork.io.weights import WeightsError
 
     train_agent.main(tiny_train_args(tmp_path, total_steps=6, updates_per_episode=1))
     with pytest.raises(WeightsError, match="other settings"):
@@ -207,7 +207,7 @@ def test_train_agent_rejects_other_config_on_resume(tmp_path):
 
 
 def test_train_agent_bad_config():
-    from brushwork.train_agent import Args
+    from brushwork.agent.train import Args
 
     for bad in (dict(size=48), dict(algo="ppo"), dict(reward="l1"), dict(envs=0), dict(discount=2.0)):
         with pytest.raises(ValueError):
@@ -216,10 +216,10 @@ def test_train_agent_bad_config():
 
 def test_tiny_learning_beats_do_nothing_and_random(tmp_path):
     """Solid-colour targets: a few hundred model-based updates clearly beat doing nothing and a random policy."""
-    from brushwork import train_agent
-    from brushwork.env import PaintEnv
+    from brushwork.agent import train as train_agent
+    from brushwork.agent.env import PaintEnv
     from brushwork.metrics import psnr_from_mse
-    from brushwork.policy import load_agent
+    from brushwork.agent.policy import load_agent
 
     args = tiny_train_args(tmp_path, reward="l2", total_steps=60, lr_actor=3e-3, eval_every=10)
     train_agent.main(args)
@@ -234,7 +234,7 @@ def test_tiny_learning_beats_do_nothing_and_random(tmp_path):
             obs, _ = env.step(act(obs))
         return float(psnr_from_mse(env.l2()).mean())
 
-    from brushwork.env import to_float
+    from brushwork.agent.env import to_float
 
     trained = score(lambda o: policy.act(to_float(o["canvas"]), to_float(o["target"]), o["t"], 2).flatten(1))
     nothing = score(lambda o: torch.zeros(32, 26))  # zero opacity: the canvas stays black

@@ -12,24 +12,24 @@ import torch
 from PIL import Image
 
 from brushwork import cli
-from brushwork.bench import Args, main
-from brushwork.bench_paint import PaintBenchArgs, paper_paint, quality
-from brushwork.bench_renderers import RenderersArgs, held_out
-from brushwork.renderer import NeuralRenderer, RendererConfig
-from brushwork.weights import save_weights
+from brushwork.bench.cli import Args, main
+from brushwork.bench.paint import PaintBenchArgs, paper_paint, quality
+from brushwork.bench.renderers import RenderersArgs, held_out
+from brushwork.render.model import NeuralRenderer, RendererConfig
+from brushwork.io.weights import save_weights
 
 
 def test_held_out_strokes_are_fixed_and_not_the_validation_set():
     a, b = held_out(8), held_out(8)
     assert torch.equal(a, b) and a.shape == (8, 10)
-    from brushwork.train_renderer import Args as TrainArgs, validation_set
+    from brushwork.render.train import Args as TrainArgs, validation_set
 
     val, _ = validation_set(TrainArgs(val_strokes=8, size=16))
     assert not torch.allclose(a, val)
 
 
 def test_bench_renderers_tiny(tmp_path, monkeypatch):
-    monkeypatch.setattr("brushwork.weights.manifest", lambda: {})  # independent of the weights shipped today
+    monkeypatch.setattr("brushwork.io.weights.manifest", lambda: {})  # independent of the weights shipped today
     # A tiny "trained" renderer file stands in for --renderer PATH.
     path = tmp_path / "tiny.safetensors"
     cfg = RendererConfig(size=32, width=0.125)
@@ -87,7 +87,7 @@ def test_bench_paint_isolated_optimize_and_missing_agent(tmp_path):
 
 
 def test_bench_paint_in_process_agent_and_refine(tmp_path, tiny_actor):
-    from brushwork.bench_paint import run
+    from brushwork.bench.paint import run
 
     images = _images(tmp_path / "imgs", n=2)
     args = PaintBenchArgs(images=images, strokes="10,15", methods="agent,refine", size="native", agent=str(tiny_actor),
@@ -101,7 +101,7 @@ def test_bench_paint_in_process_agent_and_refine(tmp_path, tiny_actor):
 
 
 def test_paper_loop_and_quality():
-    from brushwork.networks import Actor, NetConfig
+    from brushwork.agent.networks import Actor, NetConfig
 
     actor = Actor(NetConfig(width=4)).eval()
     render = NeuralRenderer(RendererConfig(size=32, width=0.125)).eval()

@@ -11,11 +11,11 @@ import pytest
 import tyro
 from PIL import Image
 
-from brushwork.bench import Args, main
-from brushwork.bench_common import NOTES_START
-from brushwork.bench_scaling import ScalingArgs, exponents, resolve_agent, run_cell_isolated, slope, write_doc
-from brushwork.bench_seams import SeamsArgs, band_mask, border_lines, error_profile, seam_metrics
-from brushwork.painter import AUTO_METHOD
+from brushwork.bench.cli import Args, main
+from brushwork.bench.common import NOTES_START
+from brushwork.bench.scaling import ScalingArgs, exponents, resolve_agent, run_cell_isolated, slope, write_doc
+from brushwork.bench.seams import SeamsArgs, band_mask, border_lines, error_profile, seam_metrics
+from brushwork.painter.painter import AUTO_METHOD
 
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 
@@ -45,7 +45,7 @@ def test_slopes_and_flags():
 
 
 def test_agent_fallback(tmp_path, monkeypatch):
-    monkeypatch.setattr("brushwork.weights.manifest", lambda: {})  # no shipped "photo" agent
+    monkeypatch.setattr("brushwork.io.weights.manifest", lambda: {})  # no shipped "photo" agent
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="pass --agent PATH"):
         resolve_agent("photo", root=tmp_path)

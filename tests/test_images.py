@@ -1,4 +1,4 @@
-"""brushwork.images: every odd kind of input file, and safe saving (images generated in tmp_path)."""
+"""brushwork.io.images: every odd kind of input file, and safe saving (images generated in tmp_path)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from brushwork import images
-from brushwork.images import ImageError, check_writable, load_image, save_image
+from brushwork.io import images
+from brushwork.io.images import ImageError, check_writable, load_image, save_image
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

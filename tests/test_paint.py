@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from brushwork.cli import main as cli
-from brushwork.painter import paint
-from brushwork.painting import Painting, to_uint8
+from brushwork.painter.painter import paint
+from brushwork.painter.painting import Painting, to_uint8
 
 FAST = ["--method", "optimize", "--optimize-iters", "2", "--strokes", "6", "--width", "32", "--quiet"]
 
@@ -92,7 +92,7 @@ def test_video_outputs(tmp_path, ext):
 
 def test_svg_matches_png(tmp_path):
     resvg = pytest.importorskip("resvg_py")
-    from brushwork.export import svg_document
+    from brushwork.painter.export import svg_document
     from brushwork.metrics import psnr
 
     p = paint(photo(tmp_path / "in.png", (64, 64)), strokes=25, method="optimize", optimize_iters=3, quiet=True)
@@ -190,7 +190,7 @@ def test_tiny_and_huge_images(tmp_path, capsys, monkeypatch):
     zero = tmp_path / "zero.png"
     zero.write_bytes(b"")
     _fails(capsys, "paint", zero, "-o", tmp_path / "o.png", *FAST, match="zero.png")
-    import brushwork.images as images
+    import brushwork.io.images as images
 
     monkeypatch.setattr(images, "MAX_PIXELS", 1000)
     _fails(capsys, "paint", photo(tmp_path / "big.png"), "-o", tmp_path / "o.png", *FAST, match="big.png")
@@ -206,7 +206,7 @@ def test_bad_output_paths(tmp_path, capsys):
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
-    from brushwork import export
+    from brushwork.painter import export
 
     p = paint(photo(tmp_path / "in.png"), strokes=3, method="optimize", optimize_iters=1, width=32, quiet=True)
     target = tmp_path / "keep.svg"

@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
-from brushwork import weights
-from brushwork.renderer import NeuralRenderer, RendererConfig, count_parameters, load_renderer
-from brushwork.shapes import get_shape
-from brushwork.weights import WeightsError, load_weights, save_weights
+from brushwork.io import weights
+from brushwork.render.model import NeuralRenderer, RendererConfig, count_parameters, load_renderer
+from brushwork.stroke import get_shape
+from brushwork.io.weights import WeightsError, load_weights, save_weights
 
 
 def test_paper_renderer_size_and_shape():
@@ -114,7 +114,7 @@ def test_shipped_weights_match_manifest():
 
 
 def test_shipped_agents_load_by_name_and_act():
-    from brushwork.policy import load_agent
+    from brushwork.agent.policy import load_agent
 
     actors = [n for n, e in weights.manifest().items() if e["kind"] == "actor"]
     assert "mnist" in actors
@@ -127,8 +127,8 @@ def test_shipped_agents_load_by_name_and_act():
 
 
 def test_train_renderer_resumes_exactly(tmp_path, monkeypatch):
-    from brushwork import train_renderer
-    from brushwork.train_renderer import Args, main
+    from brushwork.render import train as train_renderer
+    from brushwork.render.train import Args, main
 
     common = dict(size=32, width=0.25, batch=4, val_strokes=8, val_every=2, ckpt_every=2, workers=0, half=False)
     main(Args(steps=4, out=tmp_path / "a", **common))
@@ -154,7 +154,7 @@ def test_train_renderer_resumes_exactly(tmp_path, monkeypatch):
 
 
 def test_train_renderer_rejects_resume_of_other_config(tmp_path):
-    from brushwork.train_renderer import Args, main
+    from brushwork.render.train import Args, main
 
     common = dict(batch=2, val_strokes=4, val_every=1, ckpt_every=1, workers=0, out=tmp_path)
     main(Args(steps=1, size=32, width=0.25, **common))
@@ -163,7 +163,7 @@ def test_train_renderer_rejects_resume_of_other_config(tmp_path):
 
 
 def test_train_renderer_bad_args():
-    from brushwork.train_renderer import Args
+    from brushwork.render.train import Args
 
     with pytest.raises(ValueError, match="shape"):
         Args(shape="blob").check()

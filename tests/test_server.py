@@ -22,8 +22,8 @@ from PIL import Image
 pytest.importorskip("starlette", reason="the web extra is not installed: pip install -e '.[test]'")
 import httpx  # noqa: E402
 
-import brushwork.painter  # noqa: E402
-from brushwork.painting import Painting  # noqa: E402
+import brushwork.painter.painter  # noqa: E402
+from brushwork.painter.painting import Painting  # noqa: E402
 from brushwork.server import Args, create_app  # noqa: E402
 
 UUID0 = "00000000-0000-4000-8000-000000000000"
@@ -350,7 +350,7 @@ def blocking_painter(monkeypatch):
         p.metrics = {"strokes": len(done), "method": "stub", "psnr": 0.0, "ssim": 0.0, "seconds": 0.0}
         return p
 
-    monkeypatch.setattr(brushwork.painter, "paint", paint)
+    monkeypatch.setattr(brushwork.painter.painter, "paint", paint)
     yield release
     release.set()
 
@@ -423,7 +423,7 @@ def test_painting_errors_are_reported(monkeypatch):
     def broken(image, cfg, on_strokes=None, **kw):
         raise RuntimeError("the brush broke")
 
-    monkeypatch.setattr(brushwork.painter, "paint", broken)
+    monkeypatch.setattr(brushwork.painter.painter, "paint", broken)
 
     async def go(c, app):
         r = await submit(c, **SMALL)

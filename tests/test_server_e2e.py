@@ -22,11 +22,11 @@ import pytest
 import torch
 from PIL import Image
 
-import brushwork.painter
+import brushwork.painter.painter
 
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-EXAMPLE = Path(brushwork.painter.__file__).parent / "assets" / "example.png"
+EXAMPLE = Path(brushwork.__file__).parent / "assets" / "example.png"
 
 
 def chromium_path() -> str | None:
@@ -66,7 +66,7 @@ def server(monkeypatch):
     from brushwork.server import Args, create_app
     from brushwork.server.testing import serve_in_thread
 
-    real_paint = brushwork.painter.paint
+    real_paint = brushwork.painter.painter.paint
 
     def slow_paint(image, config=None, on_strokes=None, **kw):
         def forward(ev):
@@ -75,7 +75,7 @@ def server(monkeypatch):
 
         return real_paint(image, config, on_strokes=forward, **kw)
 
-    monkeypatch.setattr(brushwork.painter, "paint", slow_paint)
+    monkeypatch.setattr(brushwork.painter.painter, "paint", slow_paint)
     threads = torch.get_num_threads()
     app = create_app(Args(workers=2, max_queue=4, threads=1, max_upload_mb=5, work=64, optimize_iters=2))
     try:

@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import torch
 
-from brushwork.shapes import SHAPES, get_shape
-from brushwork.shapes.base import N_PARAMS, windows_from_boxes
+from brushwork.stroke import SHAPES, get_shape
+from brushwork.stroke.base import N_PARAMS, windows_from_boxes
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..images import load_image
+from ..io.images import load_image
 from .catalog import (
     FETCH_MAX_SIDE,
     FORMAT_VERSION,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..images import ImageError, load_image
+from ..io.images import ImageError, load_image
 from .catalog import DATASETS, DEV_NAMES, IMAGE_SUFFIXES, _not_fetched, data_root, is_fetched
 from .formats import _downscale
 

@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import __version__
-from ..painter import AUTO_METHOD
+from ..painter.painter import AUTO_METHOD
 from . import Args
 from .jobs import FORMATS, TERMINAL, JobManager, QueueFull
 
@@ -100,7 +100,7 @@ class SecurityHeaders:
 
 def agent_status(name: str) -> dict:
     """Whether the server-side agent exists, and the stroke shape it paints (no weights loaded)."""
-    from ..weights import WeightsError, read_metadata, resolve
+    from ..io.weights import WeightsError, read_metadata, resolve
 
     try:
         path = resolve(name, "actor")
@@ -114,9 +114,9 @@ def agent_status(name: str) -> dict:
 
 def parse_options(form, s: Args, agent: dict) -> dict:
     """Form fields -> validated PaintConfig overrides plus ``size``; ApiError(422) naming the field."""
-    from ..canvas import Background
-    from ..painter import METHODS
-    from ..shapes import SHAPES
+    from ..stroke.canvas import Background
+    from ..painter.painter import METHODS
+    from ..stroke import SHAPES
 
     unknown = sorted(k for k in form.keys() if k not in OPTION_FIELDS and k != "image")
     if unknown:
@@ -180,8 +180,8 @@ def decode_image(data: bytes, max_pixels: int, background: str) -> np.ndarray:
     """Upload bytes -> uint8 (H, W, 3); ApiError 413 (too many pixels), 415 (not an image), 422."""
     from PIL import Image, UnidentifiedImageError
 
-    from ..canvas import Background
-    from ..images import MIN_SIDE, ImageError, load_image
+    from ..stroke.canvas import Background
+    from ..io.images import MIN_SIDE, ImageError, load_image
 
     # Header check from memory first: the pixel limit holds before any pixel is decoded.
     with warnings.catch_warnings():
@@ -274,8 +274,8 @@ def build_app(s: Args) -> Starlette:
         return JSONResponse({"status": "ok", "version": __version__, **jobs.stats()})
 
     async def config(request: Request) -> Response:
-        from ..painter import METHODS
-        from ..shapes import SHAPES
+        from ..painter.painter import METHODS
+        from ..stroke import SHAPES
 
         return JSONResponse({
             "version": __version__, "shapes": list(SHAPES), "methods": list(METHODS), "formats": list(FORMATS),

@@ -165,12 +165,12 @@ def encode(painting, fmt: str) -> bytes:
         Image.fromarray(painting.render()).save(buf, format="PNG", optimize=False, compress_level=6)
         return buf.getvalue()
     if fmt == "svg":
-        from ..export import svg_document
+        from ..painter.export import svg_document
 
         return svg_document(painting).encode()
     if fmt == "json":
         return json.dumps(painting.to_json(), separators=(",", ":")).encode()
-    from ..export import write_video
+    from ..painter.export import write_video
 
     with tempfile.TemporaryDirectory(prefix="brushwork-video-") as tmp:  # mode 0700
         path = Path(tmp) / f"painting.{fmt}"
@@ -190,7 +190,7 @@ def draw_list(shape_name: str, strokes, frames, native: float, clips=None) -> li
     """
     import torch
 
-    from ..shapes import get_shape
+    from ..stroke import get_shape
 
     if not strokes:
         return []
@@ -368,8 +368,8 @@ class JobManager:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        from ..canvas import Background
-        from ..painter import PaintConfig, paint
+        from ..stroke.canvas import Background
+        from ..painter.painter import PaintConfig, paint
 
         bg = Background.parse(job.options.get("background", "black"))
         job.emit("state", {"state": "running", "width": job.width, "height": job.height,

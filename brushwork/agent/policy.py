@@ -47,7 +47,7 @@ class Policy:
 
 def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") -> Policy:
     """A shipped agent ("photo", "mnist", ...) or an actor .safetensors written by train-agent."""
-    from .weights import load_state_strict, load_weights, resolve
+    from ..io.weights import load_state_strict, load_weights, resolve
 
     path = resolve(name_or_path, "actor")
     state, meta = load_weights(path, "actor")
@@ -65,7 +65,7 @@ def evaluate_policy(policy: Policy, targets: Tensor, renderer: str = "analytic")
     ``renderer`` (see `env.make_renderer`): T steps of k strokes.  Returns mean L2 (MSE, [0, 1] images),
     mean PSNR (dB) and the final canvases and targets (B, 3, W, W) uint8."""
     from .env import PaintEnv, make_renderer, to_float
-    from .metrics import psnr_from_mse
+    from ..metrics import psnr_from_mse
 
     device = next(policy.actor.parameters()).device
     env = PaintEnv(policy.size, policy.bundle, policy.steps, make_renderer(renderer, policy.shape, policy.size, device),

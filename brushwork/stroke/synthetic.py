@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .canvas import Background, composite, stroke_colors
-from .shapes import get_shape
+from . import get_shape
 
 
 class SyntheticSource:

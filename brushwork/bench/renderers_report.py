@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .bench_common import fmt, fmt_seconds, machine_line, md_table, median
-from .bench_renderers import MAX_PSNR, RenderersArgs, Row
+from .common import fmt, fmt_seconds, machine_line, md_table, median
+from .renderers import MAX_PSNR, RenderersArgs, Row
 
 
 def targets(rows: list[Row], args: RenderersArgs) -> list[tuple[str, str, str]]:

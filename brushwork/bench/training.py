@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from .bench_common import command_line, fmt, log, machine, machine_line, md_table, set_threads, text_table
-from .ddpg import Agent
-from .env import PaintEnv
-from .renderer import NeuralRenderer, RendererConfig
-from .replay import EpisodeReplay
+from .common import command_line, fmt, log, machine, machine_line, md_table, set_threads, text_table
+from ..agent.ddpg import Agent
+from ..agent.env import PaintEnv
+from ..render.model import NeuralRenderer, RendererConfig
+from ..agent.replay import EpisodeReplay
 
 
 @dataclass
@@ -36,7 +36,7 @@ class TrainingBenchArgs:
 
 def _renderer(args, size: int, device):
     """The preset's renderer; a neural one gets random paper-size weights (timing only)."""
-    from .env import make_renderer
+    from ..agent.env import make_renderer
 
     if args.renderer == "analytic":
         return make_renderer("analytic", args.shape, size, device, compile=args.compile)
@@ -45,7 +45,7 @@ def _renderer(args, size: int, device):
 
 
 def time_preset(name: str, bench: TrainingBenchArgs) -> dict:
-    from .train_agent import PRESETS
+    from ..agent.train import PRESETS
 
     args = replace(PRESETS[name], compile=bench.compile)
     net_cfg, ddpg_cfg = args.configs()

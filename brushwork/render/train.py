@@ -22,11 +22,11 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
-from . import distributed
-from .metrics import psnr_from_mse
-from .renderer import NeuralRenderer, RendererConfig, count_parameters
-from .shapes import SHAPES, get_shape
-from .weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
+from .. import device as distributed
+from ..metrics import psnr_from_mse
+from .model import NeuralRenderer, RendererConfig, count_parameters
+from ..stroke import SHAPES, get_shape
+from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
 
 
 @dataclass

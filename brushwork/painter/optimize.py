@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from .canvas import composite, stroke_colors
-from .shapes import Shape, get_shape
+from ..stroke.canvas import composite, stroke_colors
+from ..stroke import Shape, get_shape
 
 
 @dataclass

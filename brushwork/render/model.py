@@ -95,7 +95,7 @@ def load_renderer(name_or_path: str = "bezier", device: str | torch.device = "cp
     The file alone rebuilds the model (its config is in the metadata); shipped files are checked
     against their SHA-256.  Raises `brushwork.weights.WeightsError` naming the file on any problem.
     """
-    from .weights import load_state_strict, load_weights, resolve
+    from ..io.weights import load_state_strict, load_weights, resolve
 
     path = resolve(name_or_path, "renderer")
     state, meta = load_weights(path, "renderer")

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .canvas import coord_planes
+from ..stroke.canvas import coord_planes
 from .env import StrokeRenderer, observation_planes, paint_bundle, to_float
 from .networks import Actor, Critic, Discriminator, NetConfig
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .bench_common import clock, command_line, log, machine, set_threads
+from .common import clock, command_line, log, machine, set_threads
 
 PAPER_STEPS, PAPER_BUNDLE, PAPER_SIZE = 40, 5, 128
 RESULT_TAG = "BENCH_CELL "
@@ -54,8 +54,8 @@ class PaintBenchArgs:
         return PaintBenchArgs(**d)
 
     def lists(self) -> tuple[list[int], list[str], list[str]]:
-        from .painter import METHODS
-        from .shapes import get_shape
+        from ..painter.painter import METHODS
+        from ..stroke import get_shape
 
         split = lambda s: [x.strip() for x in s.replace(" ", ",").split(",") if x.strip()]  # noqa: E731
         try:
@@ -77,8 +77,8 @@ class PaintBenchArgs:
 
 
 def image_paths(args: PaintBenchArgs) -> list[Path]:
-    from .data import dev_images
-    from .paint_cli import IMAGE_SUFFIXES
+    from ..data import dev_images
+    from ..painter.cli import IMAGE_SUFFIXES
 
     if args.images is None:
         paths = dev_images()
@@ -94,7 +94,7 @@ def image_paths(args: PaintBenchArgs) -> list[Path]:
 
 def load_target(path: str | Path, size: str) -> np.ndarray:
     """uint8 (H, W, 3): the image as it is (``native``), or centre-cropped square and resized to N x N."""
-    from .images import centre_crop_square, load_image, resize
+    from ..io.images import centre_crop_square, load_image, resize
 
     rgb = load_image(path).rgb
     if size == "native":
@@ -113,8 +113,8 @@ def quality(target: np.ndarray, out: np.ndarray) -> dict:
 
         s, impl = float(structural_similarity(target, out, channel_axis=2, data_range=255)), "scikit-image"
     except ImportError:
-        from .images import to_tensor
-        from .metrics import ssim
+        from ..io.images import to_tensor
+        from ..metrics import ssim
 
         s, impl = float(ssim(to_tensor(out), to_tensor(target))), "brushwork.metrics"
     return {"mse": mse, "psnr": 10 * float(np.log10(1 / max(mse, 1e-10))), "ssim": s, "ssim_impl": impl}
@@ -126,7 +126,7 @@ def paper_paint(target: torch.Tensor, actor: torch.nn.Module, render, steps: int
     """The paper's agent loop: ``steps`` steps of ``bundle`` strokes on black canvases, the canvas stored
     as uint8 between steps.  target (B, 3, W, W) float in [0, 1]; render: (n, 10+) -> (n, W, W) alpha.
     Returns the final canvases (B, 3, W, W)."""
-    from .env import observation_planes, paint_bundle, to_float, to_uint8
+    from ..agent.env import observation_planes, paint_bundle, to_float, to_uint8
 
     b = target.shape[0]
     canvas = torch.zeros_like(target)
@@ -139,9 +139,9 @@ def paper_paint(target: torch.Tensor, actor: torch.nn.Module, render, steps: int
 def paper_models():
     """(actor, render, label): an untrained paper-size actor and the paper-size neural renderer (the
     shipped bezier one when it has the paper's configuration, else untrained)."""
-    from .networks import Actor, NetConfig
-    from .renderer import NeuralRenderer, RendererConfig, load_renderer
-    from .weights import WeightsError
+    from ..agent.networks import Actor, NetConfig
+    from ..render.model import NeuralRenderer, RendererConfig, load_renderer
+    from ..io.weights import WeightsError
 
     torch.manual_seed(0)
     actor = Actor(NetConfig(width=64, bundle=PAPER_BUNDLE)).eval().requires_grad_(False)
@@ -186,7 +186,7 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
         paint_one = lambda rgb: paper_paint(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255, actor, render)  # noqa: E731
         paper_paint(torch.rand(1, 3, PAPER_SIZE, PAPER_SIZE), actor, render, steps=2)  # warm-up
     else:
-        from .painter import paint
+        from ..painter.painter import paint
 
         kw = dict(method=spec["method"], strokes=spec["strokes"], shape=spec["shape"], agent=spec["agent"], quiet=True)
         paint_one = lambda rgb: paint(rgb, width=rgb.shape[1], height=rgb.shape[0], **kw)  # noqa: E731
@@ -214,8 +214,8 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
 
 def run_cell_isolated(spec: dict) -> dict:
     """`run_cell` in a fresh Python process (its peak RSS is then this cell's alone)."""
-    code = "from brushwork.bench_paint import _worker; _worker()"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent)]
+    code = "from brushwork.bench.paint import _worker; _worker()"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2])]
                                                        + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
     proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(spec), capture_output=True, text=True, env=env)
     for line in reversed(proc.stdout.splitlines()):
@@ -237,7 +237,7 @@ def _worker() -> None:
 
 def agent_status(agent: str) -> tuple[str | None, dict]:
     """(shape the agent paints or None, info) for the --agent argument; None = no agent."""
-    from .weights import WeightsError, read_metadata, resolve
+    from ..io.weights import WeightsError, read_metadata, resolve
 
     try:
         path = resolve(agent, "actor")
@@ -257,7 +257,7 @@ def summarise(cell: dict) -> dict:
 
 
 def run(args: PaintBenchArgs) -> dict:
-    from .bench_paint_report import print_table, write_doc
+    from .paint_report import print_table, write_doc
 
     command = command_line("paint", args, skip=("json",))
     args = args.resolved()

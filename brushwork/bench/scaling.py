@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_common import (command_line, fmt, fmt_seconds, kept_notes, log, machine, machine_line, md_table, pyplot,
+from .common import (command_line, fmt, fmt_seconds, kept_notes, log, machine, machine_line, md_table, pyplot,
                            set_threads, text_table)
 
 RESULT_TAG = "SCALING_CELL "
@@ -94,7 +94,7 @@ def resolve_agent(name: str, root: Path | None = None) -> tuple[Path, str]:
     """(actor file, note) for ``--agent``.  The shipped "photo" agent may not exist yet: then the actor of
     a training run (FALLBACK_AGENTS, under the repository root or the current folder) stands in, and
     ``note`` says so.  Raises ValueError with what to do when there is none."""
-    from .weights import WeightsError, resolve
+    from ..io.weights import WeightsError, resolve
 
     try:
         return resolve(name, "actor"), ""
@@ -102,7 +102,7 @@ def resolve_agent(name: str, root: Path | None = None) -> tuple[Path, str]:
         if name != "photo":
             raise ValueError(f"--agent {name}: {e}") from None
         why = str(e)
-    bases = [root or Path(__file__).resolve().parent.parent, Path.cwd()]
+    bases = [root or Path(__file__).resolve().parents[2], Path.cwd()]
     for rel in FALLBACK_AGENTS:
         for base in bases:
             p = base / rel
@@ -115,7 +115,7 @@ def resolve_agent(name: str, root: Path | None = None) -> tuple[Path, str]:
 
 def snapshot_agent(path: Path, folder: Path) -> tuple[Path, dict]:
     """Copy the actor into ``folder`` (a run still training may rewrite it mid-benchmark) -> (copy, info)."""
-    from .weights import read_metadata, sha256
+    from ..io.weights import read_metadata, sha256
 
     copy = Path(folder) / "actor.safetensors"
     shutil.copyfile(path, copy)
@@ -156,13 +156,13 @@ def agent_line(info: dict) -> str:
 
 
 def current_rss_mib() -> float | None:
-    from .bench_paint import current_rss_mib as f
+    from .paint import current_rss_mib as f
 
     return f()
 
 
 def peak_rss_mib() -> float | None:
-    from .bench_paint import peak_rss_mib as f
+    from .paint import peak_rss_mib as f
 
     return f()
 
@@ -172,10 +172,10 @@ def source_digest() -> str:
     start, so a report can tell when the code under measurement changed during a run."""
     import hashlib
 
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for p in sorted(root.rglob("*.py")):
-        if p.name.startswith("bench_"):
+        if p.relative_to(root).parts[0] == "bench":
             continue
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
@@ -184,7 +184,7 @@ def source_digest() -> str:
 
 def target_image(path: str | Path) -> np.ndarray:
     """uint8 (S, S, 3): the image's largest centred square at its own resolution."""
-    from .images import centre_crop_square, load_image
+    from ..io.images import centre_crop_square, load_image
 
     return np.ascontiguousarray(centre_crop_square(load_image(path).rgb))
 
@@ -194,8 +194,8 @@ def phase_timers(progress: bool = False):
     """Time the phases of `paint()` by wrapping what it calls: the agent loop, refinement, optimisation
     and the render at the output size.  Yields a dict of seconds; restores everything on exit.
     ``progress``: also print each finished phase on stdout (PHASE_TAG lines)."""
-    from . import painter
-    from .painting import Painting
+    from ..painter import painter
+    from ..painter.painting import Painting
 
     secs: dict[str, float] = {}
     saved = {name: getattr(painter, name) for name in ("agent_strokes", "refine_strokes", "optimize_strokes")}
@@ -231,7 +231,7 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
     kind = spec["kind"]
     out: dict = {}
     if kind == "paint":
-        from .painter import default_passes, paint
+        from ..painter.painter import default_passes, paint
 
         rgb = target_image(spec["image"])
         s = spec["size"]
@@ -247,7 +247,7 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
         if spec.get("save"):
             painting.save(spec["save"])
     else:
-        from .painting import Painting
+        from ..painter.painting import Painting
 
         painting = Painting.load(spec["painting"])
         s = spec["size"]
@@ -258,7 +258,7 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
             painting.render(s, s)
             out["seconds"] = time.perf_counter() - t0
         elif kind == "video":
-            from .export import write_video
+            from ..painter.export import write_video
 
             folder = Path(tempfile.mkdtemp(prefix="brushwork-scaling-"))
             try:
@@ -306,8 +306,8 @@ def _worker() -> None:
 
 def run_cell_isolated(spec: dict, timeout: float) -> dict:
     """`run_cell` in a fresh Python process, killed after ``timeout`` seconds."""
-    code = "from brushwork.bench_scaling import _worker; _worker()"
-    root = str(Path(__file__).resolve().parent.parent)
+    code = "from brushwork.bench.scaling import _worker; _worker()"
+    root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
     t0 = time.perf_counter()
     try:
@@ -421,7 +421,7 @@ def run(args: ScalingArgs) -> dict:
     args.lists()  # validate before any work
     threads = set_threads(args.threads)
     if args.image is None:
-        from .data import dev_images
+        from ..data import dev_images
 
         image = dev_images()[0]
     else:
@@ -508,7 +508,7 @@ def _status(c: dict) -> str:
 
 
 def paint_rows(result: dict, group: str) -> list[list[str]]:
-    from .painter import default_passes
+    from ..painter.painter import default_passes
 
     out = []
     cells = [c for c in result["cells"] if group in c["groups"] and c["kind"] == "paint"]

@@ -19,16 +19,16 @@ from typing import Annotated, Union
 
 import tyro
 
-from .bench_paint import PaintBenchArgs, paper_paint  # noqa: F401  (paper_paint: the paper-size loop)
-from .bench_paint import run as run_paint
-from .bench_renderers import RenderersArgs
-from .bench_renderers import run as run_renderers
-from .bench_scaling import ScalingArgs
-from .bench_scaling import run as run_scaling
-from .bench_seams import SeamsArgs
-from .bench_seams import run as run_seams
-from .bench_training import TrainingBenchArgs
-from .bench_training import run as run_training
+from .paint import PaintBenchArgs, paper_paint  # noqa: F401  (paper_paint: the paper-size loop)
+from .paint import run as run_paint
+from .renderers import RenderersArgs
+from .renderers import run as run_renderers
+from .scaling import ScalingArgs
+from .scaling import run as run_scaling
+from .seams import SeamsArgs
+from .seams import run as run_seams
+from .training import TrainingBenchArgs
+from .training import run as run_training
 
 
 @dataclass

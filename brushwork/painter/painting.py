@@ -16,8 +16,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .canvas import Background, paint_strokes
-from .shapes import N_PARAMS, get_shape
+from ..stroke.canvas import Background, paint_strokes
+from ..stroke import N_PARAMS, get_shape
 
 JSON_FORMAT = "brushwork-strokes"
 JSON_VERSION = 1

@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .canvas import Background, paint_strokes
-from .metrics import psnr, ssim
+from ..stroke.canvas import Background, paint_strokes
+from ..metrics import psnr, ssim
 from .optimize import OptimizeConfig, optimize_strokes, refine_strokes
 from .painting import Painting, to_uint8
-from .shapes import get_shape
+from ..stroke import get_shape
 
 METHODS = ("auto", "agent", "refine", "optimize")
 # What "auto" means: the best method measured on the dev photos that meets the speed target
@@ -170,8 +170,8 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     (strokes so far), ``total``, ``width``, ``height``, ``shape``, ``native``, ``background`` and
     ``replace``: True when the event holds *all* strokes, replacing earlier ones (after refinement).
     """
-    from .distributed import pick_device
-    from .images import LoadedImage, load_image
+    from ..device import pick_device
+    from ..io.images import LoadedImage, load_image
 
     cfg = config or PaintConfig()
     if overrides:
@@ -208,7 +208,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     palette = parse_palette(cfg.palette)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
-    from .images import to_tensor
+    from ..io.images import to_tensor
 
     target_full = resize_t(to_tensor(rgb), H, W)
     method = cfg.method
@@ -216,7 +216,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     if method == "auto":
         method = AUTO_METHOD
     if method in ("agent", "refine"):
-        from .policy import load_agent
+        from ..agent.policy import load_agent
 
         policy = load_agent(cfg.agent, device)
     # Working resolution: long side cfg.work, and for the agent at least its observation size on the

@@ -10,10 +10,10 @@ import json
 import os
 from pathlib import Path
 
-from .images import ImageError, check_writable, save_image
+from ..io.images import ImageError, check_writable, save_image
 from .painting import Painting
-from .shapes import get_shape
-from .weights import atomic_write
+from ..stroke import get_shape
+from ..io.weights import atomic_write
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp")
 VIDEO_EXT = (".gif", ".mp4", ".webm")

@@ -19,9 +19,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .bench_common import clock, command_line, log, machine, median, set_threads, text_table
-from .metrics import psnr_from_mse
-from .shapes import SHAPES, get_shape
+from .common import clock, command_line, log, machine, median, set_threads, text_table
+from ..metrics import psnr_from_mse
+from ..stroke import SHAPES, get_shape
 
 # Held-out strokes: torch.rand(n, 10) from this seed.  Renderer training draws batch i from the seed
 # hash((seed, rank, i)) & 0x7FFFFFFF and validates on 10_000_019 + seed (train_renderer.py).
@@ -94,8 +94,8 @@ def held_out(n: int, seed: int = BENCH_SEED) -> Tensor:
 
 def neural_renderers(shapes: tuple[str, ...], extra: list[Path]) -> list[tuple[str, object]]:
     """(label, model) of the shipped neural renderers and of the given files, for the benched shapes."""
-    from .renderer import load_renderer
-    from .weights import manifest
+    from ..render.model import load_renderer
+    from ..io.weights import manifest
 
     out = []
     names = [n for n, e in manifest().items() if e.get("kind") == "renderer"]
@@ -109,7 +109,7 @@ def neural_renderers(shapes: tuple[str, ...], extra: list[Path]) -> list[tuple[s
 
 
 def build_rows(args: RenderersArgs) -> list[Row]:
-    from .renderer import NeuralRenderer, RendererConfig, count_parameters
+    from ..render.model import NeuralRenderer, RendererConfig, count_parameters
 
     neural = neural_renderers(args.shapes, args.renderer)
     rows: list[Row] = []
@@ -224,7 +224,7 @@ def measure_speed(rows: list[Row], args: RenderersArgs, strokes: Tensor) -> None
 
 
 def run(args: RenderersArgs) -> dict:
-    from .bench_renderers_report import table, targets, write_doc
+    from .renderers_report import table, targets, write_doc
 
     command = command_line("renderers", args, skip=("json",))
     args = args.resolved()

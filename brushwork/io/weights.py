@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 FORMAT = "brushwork"
 FORMAT_VERSION = 1
-SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = SHIPPED_DIR / "manifest.json"
 
 

@@ -12,8 +12,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .canvas import Background, composite, coord_planes, stroke_colors
-from .shapes import get_shape
+from ..stroke.canvas import Background, composite, coord_planes, stroke_colors
+from ..stroke import get_shape
 
 StrokeRenderer = Callable[[Tensor], Tensor]  # (N, >=10) strokes -> (N, W, W) alpha
 
@@ -25,7 +25,7 @@ def make_renderer(kind: str, shape: str, size: int, device: torch.device, compil
     if kind == "analytic":
         sh = get_shape(shape, compiled=compile)
         return lambda s: sh.soft(s, size, validate=False)
-    from .renderer import load_renderer
+    from ..render.model import load_renderer
 
     model = load_renderer(shape if kind == "neural" else kind, device)
     if model.config.shape != shape:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .shapes import Shape, get_shape
-from .shapes.base import area_chunks, box_areas, clip_mask, windows_from_boxes
+from . import Shape, get_shape
+from .base import area_chunks, box_areas, clip_mask, windows_from_boxes
 
 NAMED = {"black": (0.0, 0.0, 0.0), "white": (1.0, 1.0, 1.0), "grey": (0.5, 0.5, 0.5), "gray": (0.5, 0.5, 0.5)}
 

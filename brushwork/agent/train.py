@@ -21,14 +21,14 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from . import distributed
+from .. import device as distributed
 from .ddpg import Agent, DDPGConfig
 from .env import PaintEnv, make_renderer, to_float
-from .metrics import psnr_from_mse
+from ..metrics import psnr_from_mse
 from .networks import NetConfig, count_parameters
 from .replay import EpisodeReplay
-from .shapes import SHAPES
-from .weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
+from ..stroke import SHAPES
+from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
 
 
 @dataclass
@@ -129,10 +129,10 @@ def lr_at(update: int, args: Args) -> tuple[float, float]:
 
 def open_data(args: Args, split: str, seed: int):
     if args.data in ("solid", "strokes"):
-        from .synthetic import SyntheticSource
+        from ..stroke.synthetic import SyntheticSource
 
         return SyntheticSource(args.data, args.size, args.shape)
-    from .data import open_source
+    from ..data import open_source
 
     return open_source(args.data, args.size, split, root=args.data_root, seed=seed)
 
@@ -179,7 +179,7 @@ def main(args: Args) -> Path:
 
         agent.sync = sync
     if args.init_actor is not None and not args.resume:
-        from .weights import load_state_strict, load_weights
+        from ..io.weights import load_state_strict, load_weights
 
         state_init, _ = load_weights(args.init_actor, "actor")
         load_state_strict(agent.actor, state_init, args.init_actor)

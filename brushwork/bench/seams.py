@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_common import command_line, fmt, log, machine, machine_line, md_table, pyplot, set_threads, text_table
+from .common import command_line, fmt, log, machine, machine_line, md_table, pyplot, set_threads, text_table
 
 MODES = ("paper", "overlap")
 PLOTS = ("seams_compare.png", "seams_profile.png")
@@ -61,7 +61,7 @@ def border_lines(width: int, height: int, passes: int, mode: str = "paper", work
     """Internal tile edges (vertical x positions, horizontal y positions) in output pixels of the tiles
     of passes 1 .. passes-1 (pass 0 is the whole canvas), as `paint()` lays them out on its working
     canvas (``work`` px long side, default `PaintConfig.work`) and scales them to the output."""
-    from .painter import PaintConfig, tile_grid
+    from ..painter.painter import PaintConfig, tile_grid
 
     work = PaintConfig.work if work is None else work
     scale = min(1.0, work / max(width, height))
@@ -154,16 +154,16 @@ def error_profile(painting: np.ndarray, target: np.ndarray, xs: list[int], ys: l
 
 
 def image_paths(args: SeamsArgs) -> list[Path]:
-    from .bench_paint import PaintBenchArgs
-    from .bench_paint import image_paths as paths
+    from .paint import PaintBenchArgs
+    from .paint import image_paths as paths
 
     return paths(PaintBenchArgs(images=args.images, max_images=args.max_images))
 
 
 def run(args: SeamsArgs) -> dict:
-    from .bench_paint import load_target
-    from .bench_scaling import bench_agent
-    from .painter import paint
+    from .paint import load_target
+    from .scaling import bench_agent
+    from ..painter.painter import paint
 
     command = command_line("seams", args, skip=("json",))
     if args.size < 16 or args.strokes < 1 or args.passes < 2 or args.band < 1:
@@ -324,8 +324,8 @@ def figures(result: dict, crops: list, folder: Path) -> list[Path]:
 
 
 def write_doc(path: Path, result: dict, plots: list[Path]) -> None:
-    from .bench_common import kept_notes
-    from .bench_scaling import agent_line
+    from .common import kept_notes
+    from .scaling import agent_line
 
     s, band = result["size"], result["band"]
     xs, ys = result["lines"]["paper"]["x"], result["lines"]["paper"]["y"]
