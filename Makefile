@@ -25,7 +25,10 @@ demo: install
 	$(BIN)/brushwork render out/strokes.json -o out/process.mp4
 	@echo "demo: wrote out/painting.png, out/painting.svg, out/strokes.json, out/process.gif, out/process.mp4"
 
+# The browser tests need chromium: installed here when missing and root or sudo is at hand; else they
+# are skipped with one line saying why (under CI=true they fail instead).
 test: install
+	@scripts/install-browser.sh --if-possible
 	$(BIN)/python -m pytest
 
 clean:

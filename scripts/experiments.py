@@ -16,7 +16,6 @@ docs/experiments.md are regenerated from all result files.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import sys

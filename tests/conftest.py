@@ -24,3 +24,11 @@ def tiny_actor(tmp_path):
     path = tmp_path / "actor.safetensors"
     save_weights(path, actor.state_dict(), "actor", config)
     return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    # One clear line when the browser tests were skipped for want of a browser (see test_server_e2e).
+    reasons = {r.longrepr[2] for r in terminalreporter.stats.get("skipped", [])
+               if isinstance(r.longrepr, tuple) and "browser tests skipped" in r.longrepr[2]}
+    for reason in sorted(reasons):
+        terminalreporter.write_line(reason.removeprefix("Skipped: "), yellow=True, bold=True)

@@ -7,11 +7,11 @@ import sys
 import pytest
 import torch
 
-from brushwork.agent.ddpg import Agent, DDPGConfig, critic_planes, soft_update
+from brushwork.agent.ddpg import Agent, DDPGConfig, soft_update
 from brushwork.agent.env import PaintEnv, make_renderer, paint_bundle
 from brushwork.agent.networks import Actor, Critic, Discriminator, NetConfig, count_parameters
-from brushwork.render.model import NeuralRenderer, RendererConfig
 from brushwork.agent.replay import EpisodeReplay
+from brushwork.render.model import NeuralRenderer, RendererConfig
 from brushwork.stroke.synthetic import SyntheticSource
 
 W = 32
@@ -55,7 +55,7 @@ def test_observation_and_action_shapes():
     a = agent.act(obs)
     assert a.shape == (4, 26) and float(a.min()) >= 0 and float(a.max()) <= 1
     done = False
-    for t in range(3):
+    for _ in range(3):
         obs, done = env.step(a)
     assert done and obs["t"].tolist() == [3] * 4
     with pytest.raises(RuntimeError, match="reset"):
@@ -218,8 +218,8 @@ def test_tiny_learning_beats_do_nothing_and_random(tmp_path):
     """Solid-colour targets: a few hundred model-based updates clearly beat doing nothing and a random policy."""
     from brushwork.agent import train as train_agent
     from brushwork.agent.env import PaintEnv
-    from brushwork.metrics import psnr_from_mse
     from brushwork.agent.policy import load_agent
+    from brushwork.metrics import psnr_from_mse
 
     args = tiny_train_args(tmp_path, reward="l2", total_steps=60, lr_actor=3e-3, eval_every=10)
     train_agent.main(args)

@@ -15,14 +15,15 @@ from brushwork import cli
 from brushwork.bench.cli import Args, main
 from brushwork.bench.paint import PaintBenchArgs, paper_paint, quality
 from brushwork.bench.renderers import RenderersArgs, held_out
-from brushwork.render.model import NeuralRenderer, RendererConfig
 from brushwork.io.weights import save_weights
+from brushwork.render.model import NeuralRenderer, RendererConfig
 
 
 def test_held_out_strokes_are_fixed_and_not_the_validation_set():
     a, b = held_out(8), held_out(8)
     assert torch.equal(a, b) and a.shape == (8, 10)
-    from brushwork.render.train import Args as TrainArgs, validation_set
+    from brushwork.render.train import Args as TrainArgs
+    from brushwork.render.train import validation_set
 
     val, _ = validation_set(TrainArgs(val_strokes=8, size=16))
     assert not torch.allclose(a, val)

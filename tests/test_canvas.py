@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from brushwork.stroke.canvas import Background, composite, coord_planes, paint_strokes, stroke_colors
 from brushwork.stroke import SHAPES, get_shape
 from brushwork.stroke.base import default_frames
+from brushwork.stroke.canvas import Background, composite, coord_planes, paint_strokes, stroke_colors
 
 
 def test_backgrounds():

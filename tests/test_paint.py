@@ -17,7 +17,8 @@ FAST = ["--method", "optimize", "--optimize-iters", "2", "--strokes", "6", "--wi
 
 def photo(path, size=(48, 40), mode="RGB", **save):
     rng = np.random.default_rng(0)
-    arr = (np.linspace(0, 255, size[0] * size[1] * 3).reshape(size[1], size[0], 3) * 0.5 + rng.integers(0, 128, (size[1], size[0], 3))).astype(np.uint8)
+    ramp = np.linspace(0, 255, size[0] * size[1] * 3).reshape(size[1], size[0], 3)
+    arr = (ramp * 0.5 + rng.integers(0, 128, (size[1], size[0], 3))).astype(np.uint8)
     Image.fromarray(arr).convert(mode).save(path, **save)
     return path
 
@@ -92,8 +93,8 @@ def test_video_outputs(tmp_path, ext):
 
 def test_svg_matches_png(tmp_path):
     resvg = pytest.importorskip("resvg_py")
-    from brushwork.painter.export import svg_document
     from brushwork.metrics import psnr
+    from brushwork.painter.export import svg_document
 
     p = paint(photo(tmp_path / "in.png", (64, 64)), strokes=25, method="optimize", optimize_iters=3, quiet=True)
     png = resvg.svg_to_bytes(svg_string=svg_document(p))

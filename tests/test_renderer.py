@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from brushwork.io import weights
+from brushwork.io.weights import WeightsError, load_weights, save_weights
 from brushwork.render.model import NeuralRenderer, RendererConfig, count_parameters, load_renderer
 from brushwork.stroke import get_shape
-from brushwork.io.weights import WeightsError, load_weights, save_weights
 
 
 def test_paper_renderer_size_and_shape():

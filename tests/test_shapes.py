@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import torch
 
-from brushwork.stroke import SHAPES, get_shape
+from brushwork.stroke import COLOR, SHAPES, get_shape, hex_color
 from brushwork.stroke.base import N_PARAMS, windows_from_boxes
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -215,7 +215,7 @@ def test_triangle_reference():
 def svg_document(shape, strokes: torch.Tensor, size: int) -> str:
     els = []
     for i, s in enumerate(strokes.tolist()):
-        fill = "#%02x%02x%02x" % tuple(round(255 * c) for c in s[10:13])
+        fill = hex_color(s[COLOR])
         els.append(shape.svg(s, (0.0, 0.0, float(size)), float(size), fill, uid=f"s{i}-"))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">'

@@ -7,13 +7,13 @@ strokes; an episode is T steps and ends only at step T.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from ..stroke.canvas import Background, composite, coord_planes, stroke_colors
 from ..stroke import get_shape
+from ..stroke.canvas import Background, composite, coord_planes, stroke_colors
 
 StrokeRenderer = Callable[[Tensor], Tensor]  # (N, >=10) strokes -> (N, W, W) alpha
 

@@ -86,7 +86,7 @@ class NetConfig:
     params: int = 13  # numbers per stroke
 
     @staticmethod
-    def paper() -> "NetConfig":
+    def paper() -> NetConfig:
         return NetConfig()
 
 

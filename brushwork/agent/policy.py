@@ -64,8 +64,8 @@ def evaluate_policy(policy: Policy, targets: Tensor, renderer: str = "analytic")
     """The paper's loop on a batch of targets (B, 3, W, W) uint8 or float at the policy's size W, through
     ``renderer`` (see `env.make_renderer`): T steps of k strokes.  Returns mean L2 (MSE, [0, 1] images),
     mean PSNR (dB) and the final canvases and targets (B, 3, W, W) uint8."""
-    from .env import PaintEnv, make_renderer, to_float
     from ..metrics import psnr_from_mse
+    from .env import PaintEnv, make_renderer, to_float
 
     device = next(policy.actor.parameters()).device
     env = PaintEnv(policy.size, policy.bundle, policy.steps, make_renderer(renderer, policy.shape, policy.size, device),

@@ -22,13 +22,13 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from .. import device as distributed
+from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
+from ..metrics import psnr_from_mse
+from ..stroke import SHAPES
 from .ddpg import Agent, DDPGConfig
 from .env import PaintEnv, make_renderer, to_float
-from ..metrics import psnr_from_mse
 from .networks import NetConfig, count_parameters
 from .replay import EpisodeReplay
-from ..stroke import SHAPES
-from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
 
 
 @dataclass
@@ -278,7 +278,8 @@ def main(args: Args) -> Path:
             bar.set_postfix(psnr=f"{ev['eval_psnr']:.2f}dB")
             with open(log_path, "a", newline="") as f:
                 csv.writer(f).writerow([state["episodes"], state["env_steps"], state["updates"], round(state["seconds"], 1)]
-                                       + [f"{acc.get(k, float('nan')):.5g}" for k in ("critic_loss", "actor_loss", "q", "reward", "disc_loss")]
+                                       + [f"{acc.get(k, float('nan')):.5g}"
+                                          for k in ("critic_loss", "actor_loss", "q", "reward", "disc_loss")]
                                        + [f"{ev['eval_l2']:.6g}", f"{ev['eval_psnr']:.3f}"])
             if writer:
                 writer.add_scalar("eval/psnr", ev["eval_psnr"], state["updates"])

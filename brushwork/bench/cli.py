@@ -35,7 +35,7 @@ from .training import run as run_training
 class Args:
     """Benchmarks: renderers (fidelity, speed) and paint (quality, cost)."""
 
-    bench: tyro.conf.OmitSubcommandPrefixes[Union[
+    bench: tyro.conf.OmitSubcommandPrefixes[Union[  # noqa: UP007  (tyro's subcommand union, one per line)
         Annotated[RenderersArgs, tyro.conf.subcommand("renderers")],
         Annotated[PaintBenchArgs, tyro.conf.subcommand("paint")],
         Annotated[TrainingBenchArgs, tyro.conf.subcommand("training")],

@@ -44,7 +44,7 @@ class PaintBenchArgs:
     doc: Path | None = Path("docs/benchmarks.md")  # markdown report (plots go to images/ beside it; None: none)
     quick: bool = False  # CI smoke run: 2 images, 50 strokes (a few minutes)
 
-    def resolved(self) -> "PaintBenchArgs":
+    def resolved(self) -> PaintBenchArgs:
         if not self.quick:
             return self
         d = asdict(self)
@@ -140,8 +140,8 @@ def paper_models():
     """(actor, render, label): an untrained paper-size actor and the paper-size neural renderer (the
     shipped bezier one when it has the paper's configuration, else untrained)."""
     from ..agent.networks import Actor, NetConfig
-    from ..render.model import NeuralRenderer, RendererConfig, load_renderer
     from ..io.weights import WeightsError
+    from ..render.model import NeuralRenderer, RendererConfig, load_renderer
 
     torch.manual_seed(0)
     actor = Actor(NetConfig(width=64, bundle=PAPER_BUNDLE)).eval().requires_grad_(False)

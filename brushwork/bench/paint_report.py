@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import fmt, fmt_seconds, kept_notes, log, machine_line, md_table, pyplot, text_table
+from .common import fmt, fmt_seconds, kept_notes, machine_line, md_table, pyplot, text_table
 
 PLOTS = ("bench_psnr_strokes.png", "bench_psnr_seconds.png")
 HEADERS = ["shape", "method", "strokes", "MSE", "PSNR dB", "SSIM", "s / image", "× paper-size time",

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import Tensor
 
-from .common import clock, command_line, log, machine, median, set_threads, text_table
 from ..metrics import psnr_from_mse
 from ..stroke import SHAPES, get_shape
+from .common import clock, command_line, log, machine, median, set_threads, text_table
 
 # Held-out strokes: torch.rand(n, 10) from this seed.  Renderer training draws batch i from the seed
 # hash((seed, rank, i)) & 0x7FFFFFFF and validates on 10_000_019 + seed (train_renderer.py).
@@ -48,7 +48,7 @@ class RenderersArgs:
     doc: Path | None = Path("docs/benchmarks/renderers.md")  # markdown report to write (None: none)
     quick: bool = False  # CI smoke test: 200 strokes, no 512 px, one timing repeat
 
-    def resolved(self) -> "RenderersArgs":
+    def resolved(self) -> RenderersArgs:
         if not self.quick:
             return self
         d = asdict(self)
@@ -94,8 +94,8 @@ def held_out(n: int, seed: int = BENCH_SEED) -> Tensor:
 
 def neural_renderers(shapes: tuple[str, ...], extra: list[Path]) -> list[tuple[str, object]]:
     """(label, model) of the shipped neural renderers and of the given files, for the benched shapes."""
-    from ..render.model import load_renderer
     from ..io.weights import manifest
+    from ..render.model import load_renderer
 
     out = []
     names = [n for n, e in manifest().items() if e.get("kind") == "renderer"]

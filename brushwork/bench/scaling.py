@@ -32,8 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import (command_line, fmt, fmt_seconds, kept_notes, log, machine, machine_line, md_table, pyplot,
-                           set_threads, text_table)
+from .common import command_line, fmt, fmt_seconds, kept_notes, log, machine, machine_line, md_table, pyplot, set_threads, text_table
 
 RESULT_TAG = "SCALING_CELL "
 PHASE_TAG = "SCALING_PHASE "
@@ -578,7 +577,8 @@ def print_tables(result: dict) -> None:
             print(f"\n{title}:\n" + text_table(["what", "output px", "seconds", "peak RSS MiB (Δ)"], rows, left=(0,)))
     rows = exponent_rows(result)
     if rows:
-        print("\ngrowth exponents (log-log slopes):\n" + text_table(["quantity", "range", "points", "fit", "last step", "flag"], rows, left=(0, 1, 5)))
+        table = text_table(["quantity", "range", "points", "fit", "last step", "flag"], rows, left=(0, 1, 5))
+        print("\ngrowth exponents (log-log slopes):\n" + table)
     for r in headline_rows(result):
         print(" ".join(r))
 

@@ -96,8 +96,8 @@ def seam_metrics(painting: np.ndarray, target: np.ndarray, xs: list[int], ys: li
 
     Errors in 0-255 units (mean over channels).  ``ratio`` = mean error in the bands / elsewhere;
     ``flank_ratio`` = mean error in the bands / in the flanks beside them (band < distance <= PROFILE px: the
-    same neighbourhood, so the image's content near the lines cancels); ``jump_border`` = mean (|dP| - |dT|) across the lines, ``jump_elsewhere`` = the same across all other
-    pixel lines outside the bands, ``excess_jump`` = their difference."""
+    same neighbourhood, so the image's content near the lines cancels); ``jump_border`` = mean (|dP| - |dT|)
+    across the lines, ``jump_elsewhere`` = the same across all other pixel lines outside the bands, ``excess_jump`` = their difference."""
     p, t = painting[..., :3].astype(np.float64), target[..., :3].astype(np.float64)
     h, w = t.shape[:2]
     err = np.abs(p - t).mean(2)
@@ -161,9 +161,9 @@ def image_paths(args: SeamsArgs) -> list[Path]:
 
 
 def run(args: SeamsArgs) -> dict:
+    from ..painter.painter import paint
     from .paint import load_target
     from .scaling import bench_agent
-    from ..painter.painter import paint
 
     command = command_line("seams", args, skip=("json",))
     if args.size < 16 or args.strokes < 1 or args.passes < 2 or args.band < 1:
@@ -279,7 +279,7 @@ def figures(result: dict, crops: list, folder: Path) -> list[Path]:
                              squeeze=False)
     for i, (name, target, paper, overlap) in enumerate(crops):
         sl = (slice(y0, y0 + 2 * half), slice(x0, x0 + 2 * half))
-        err = lambda a: np.abs(a[sl].astype(np.float32) - target[sl].astype(np.float32)).mean(2)  # noqa: E731
+        err = lambda a, sl=sl, target=target: np.abs(a[sl].astype(np.float32) - target[sl].astype(np.float32)).mean(2)  # noqa: E731
         panels = [target[sl], paper[sl], overlap[sl], err(paper), err(overlap)]
         for j, (ax, im) in enumerate(zip(axes[i], panels)):
             if im.ndim == 2:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from .common import command_line, fmt, log, machine, machine_line, md_table, set_threads, text_table
 from ..agent.ddpg import Agent
 from ..agent.env import PaintEnv
-from ..render.model import NeuralRenderer, RendererConfig
 from ..agent.replay import EpisodeReplay
+from ..render.model import NeuralRenderer, RendererConfig
+from .common import command_line, fmt, log, machine, machine_line, md_table, set_threads, text_table
 
 
 @dataclass

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 DATASETS = ("mnist", "fashion", "photos", "faces")
 MARKER = ".brushwork-dataset.json"

@@ -107,7 +107,8 @@ def _decode(meta: dict, path: Path) -> dict[str, Any]:
     if meta.get("format") != FORMAT:
         raise WeightsError(f"{path}: not a brushwork weights file (metadata format={meta.get('format')!r})")
     if int(meta.get("format_version", "0")) > FORMAT_VERSION:
-        raise WeightsError(f"{path}: format version {meta['format_version']} is newer than this brushwork ({FORMAT_VERSION}); upgrade brushwork")
+        raise WeightsError(f"{path}: format version {meta['format_version']} is newer than this brushwork "
+                           f"({FORMAT_VERSION}); upgrade brushwork")
     out = dict(meta)
     for key in ("config", "metric", "info"):
         out[key] = json.loads(meta.get(key, "{}"))
@@ -150,7 +151,8 @@ def resolve(name_or_path: str | Path, kind: str) -> Path:
             raise WeightsError(f"{path}: shipped weights {name!r} are missing from the installation")
         digest = sha256(path)
         if digest != entry["sha256"]:
-            raise WeightsError(f"{path}: checksum mismatch for {name!r} (sha256 {digest[:12]}..., manifest {entry['sha256'][:12]}...): the file is corrupt")
+            raise WeightsError(f"{path}: checksum mismatch for {name!r} (sha256 {digest[:12]}..., "
+                               f"manifest {entry['sha256'][:12]}...): the file is corrupt")
         return path
     path = Path(name).expanduser()
     if path.is_file():

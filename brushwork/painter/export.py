@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 
 from ..io.images import ImageError, check_writable, save_image
-from .painting import Painting
-from ..stroke import get_shape
 from ..io.weights import atomic_write
+from ..stroke import COLOR, get_shape, hex_color
+from .painting import Painting
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp")
 VIDEO_EXT = (".gif", ".mp4", ".webm")
@@ -60,8 +60,7 @@ def svg_document(painting: Painting) -> str:
     w, h = painting.width, painting.height
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">']
     if not painting.background.transparent:
-        r, g, b = (round(c * 255) for c in painting.background.rgb)
-        parts.append(f'<rect width="{w}" height="{h}" fill="#{r:02x}{g:02x}{b:02x}"/>')
+        parts.append(f'<rect width="{w}" height="{h}" fill="{hex_color(painting.background.rgb)}"/>')
     clip_ids: dict[tuple, str] = {}
     if painting.clips is not None:
         parts.append("<defs>")
@@ -75,7 +74,7 @@ def svg_document(painting: Painting) -> str:
     strokes, frames = painting.strokes.tolist(), painting.frames.tolist()
     clips = painting.clips.tolist() if painting.clips is not None else [None] * len(strokes)
     for i, (s, f, c) in enumerate(zip(strokes, frames, clips)):
-        fill = "#%02x%02x%02x" % tuple(round(v * 255) for v in s[10:13])
+        fill = hex_color(s[COLOR])
         el = shape.svg(s, tuple(f), painting.native, fill, uid=f"s{i}")
         if c is not None:
             el = f'<g clip-path="url(#{clip_ids[tuple(round(v, 3) for v in c)]})">{el}</g>'

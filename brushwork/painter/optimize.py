@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from ..stroke.canvas import composite, stroke_colors
 from ..stroke import Shape, get_shape
+from ..stroke.canvas import composite, stroke_colors
 
 
 @dataclass
@@ -106,7 +106,7 @@ def optimize_strokes(
     n_strokes: int,
     shape_name: str | Shape,
     canvas: Tensor,
-    cfg: OptimizeConfig = OptimizeConfig(),
+    cfg: OptimizeConfig = OptimizeConfig(),  # noqa: B008  (never mutated)
     seed: int = 0,
     palette: Tensor | None = None,
     progress: bool = True,

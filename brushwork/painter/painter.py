@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..stroke.canvas import Background, paint_strokes
 from ..metrics import psnr, ssim
+from ..stroke import get_shape
+from ..stroke.canvas import Background, paint_strokes
 from .optimize import OptimizeConfig, optimize_strokes, refine_strokes
 from .painting import Painting, to_uint8
-from ..stroke import get_shape
 
 METHODS = ("auto", "agent", "refine", "optimize")
 # What "auto" means: the best method measured on the dev photos that meets the speed target

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
 
+from ..stroke import N_PARAMS, get_shape, hex_color
 from ..stroke.canvas import Background, paint_strokes
-from ..stroke import N_PARAMS, get_shape
 
 JSON_FORMAT = "brushwork-strokes"
 JSON_VERSION = 1
@@ -116,7 +116,7 @@ class Painting:
 
     # --- files ------------------------------------------------------------------------------
     def to_json(self) -> dict:
-        bg = "transparent" if self.background.transparent else "#%02x%02x%02x" % tuple(round(c * 255) for c in self.background.rgb)
+        bg = "transparent" if self.background.transparent else hex_color(self.background.rgb)
         return {
             "format": JSON_FORMAT,
             "version": JSON_VERSION,
@@ -133,7 +133,7 @@ class Painting:
         }
 
     @staticmethod
-    def from_json(data: dict, source: str = "<json>") -> "Painting":
+    def from_json(data: dict, source: str = "<json>") -> Painting:
         if data.get("format") != JSON_FORMAT:
             raise ValueError(f"{source}: not a brushwork stroke file (format={data.get('format')!r})")
         if int(data.get("version", 0)) > JSON_VERSION:
@@ -152,7 +152,7 @@ class Painting:
             raise ValueError(f"{source}: malformed stroke file ({type(e).__name__}: {e})") from None
 
     @staticmethod
-    def load(path: str | Path) -> "Painting":
+    def load(path: str | Path) -> Painting:
         path = Path(path)
         try:
             data = json.loads(path.read_text())

@@ -26,7 +26,7 @@ class RendererConfig:
     channels: int = 16  # channels of the 16x16 feature map (paper)
 
     @staticmethod
-    def paper() -> "RendererConfig":
+    def paper() -> RendererConfig:
         return RendererConfig()
 
     @property
@@ -42,7 +42,7 @@ class RendererConfig:
         return d
 
     @staticmethod
-    def from_dict(d: dict) -> "RendererConfig":
+    def from_dict(d: dict) -> RendererConfig:
         d = dict(d)
         d["fc"] = tuple(d.get("fc", (512, 1024, 2048)))
         return RendererConfig(**d)

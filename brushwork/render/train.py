@@ -16,17 +16,16 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
 from .. import device as distributed
-from ..metrics import psnr_from_mse
-from .model import NeuralRenderer, RendererConfig, count_parameters
-from ..stroke import SHAPES, get_shape
 from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
+from ..metrics import psnr_from_mse
+from ..stroke import SHAPES, get_shape
+from .model import NeuralRenderer, RendererConfig, count_parameters
 
 
 @dataclass
@@ -54,7 +53,7 @@ class Args:
     def check(self) -> None:
         if self.shape not in SHAPES:
             raise ValueError(f"--shape must be one of {', '.join(SHAPES)}, got {self.shape!r}")
-        RendererConfig(shape=self.shape, size=self.size, width=self.width).rounds  # validates size
+        RendererConfig(shape=self.shape, size=self.size, width=self.width).rounds  # noqa: B018  (validates size)
         for name in ("steps", "batch", "val_strokes", "val_every", "ckpt_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
@@ -208,6 +207,7 @@ def main(args: Args) -> Path:
     bar.close()
     if d.main:
         final = evaluate(model, val, device)
-        print(f"done: {step} steps, {elapsed / 3600:.2f} h, final val PSNR {final:.2f} dB, best {best:.2f} dB -> {out / 'renderer.safetensors'}")
+        print(f"done: {step} steps, {elapsed / 3600:.2f} h, final val PSNR {final:.2f} dB, best {best:.2f} dB "
+              f"-> {out / 'renderer.safetensors'}")
     distributed.cleanup(d)
     return out / "renderer.safetensors"

@@ -114,9 +114,9 @@ def agent_status(name: str) -> dict:
 
 def parse_options(form, s: Args, agent: dict) -> dict:
     """Form fields -> validated PaintConfig overrides plus ``size``; ApiError(422) naming the field."""
-    from ..stroke.canvas import Background
     from ..painter.painter import METHODS
     from ..stroke import SHAPES
+    from ..stroke.canvas import Background
 
     unknown = sorted(k for k in form.keys() if k not in OPTION_FIELDS and k != "image")
     if unknown:
@@ -180,8 +180,8 @@ def decode_image(data: bytes, max_pixels: int, background: str) -> np.ndarray:
     """Upload bytes -> uint8 (H, W, 3); ApiError 413 (too many pixels), 415 (not an image), 422."""
     from PIL import Image, UnidentifiedImageError
 
-    from ..stroke.canvas import Background
     from ..io.images import MIN_SIDE, ImageError, load_image
+    from ..stroke.canvas import Background
 
     # Header check from memory first: the pixel limit holds before any pixel is decoded.
     with warnings.catch_warnings():

@@ -368,14 +368,15 @@ class JobManager:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        from ..stroke.canvas import Background
         from ..painter.painter import PaintConfig, paint
+        from ..stroke import hex_color
+        from ..stroke.canvas import Background
 
         bg = Background.parse(job.options.get("background", "black"))
         job.emit("state", {"state": "running", "width": job.width, "height": job.height,
                            "total": job.options.get("strokes", 0), "shape": job.options.get("shape"),
                            "background": "transparent" if bg.transparent else
-                           "#%02x%02x%02x" % tuple(round(c * 255) for c in bg.rgb)})
+                           hex_color(bg.rgb)})
 
         sent: list = []  # the strokes streamed so far (to notice a final pass that changed them)
 

@@ -5,7 +5,7 @@ Adding a shape = one new module with a `Shape` subclass, plus one line in ``_REG
 
 from __future__ import annotations
 
-from .base import N_PARAMS, N_SHAPE, Shape, validate
+from .base import COLOR, N_PARAMS, N_SHAPE, Shape, hex_color, validate
 from .bezier import Bezier, BezierOpaque
 from .circle import Circle
 from .triangle import Triangle
@@ -35,4 +35,4 @@ def get_shape(name: str | Shape, compiled: bool = False) -> Shape:
 _COMPILED: dict[str, Shape] = {}
 
 
-__all__ = ["N_PARAMS", "N_SHAPE", "SHAPES", "Shape", "get_shape", "validate"]
+__all__ = ["COLOR", "N_PARAMS", "N_SHAPE", "SHAPES", "Shape", "get_shape", "hex_color", "validate"]

@@ -27,7 +27,14 @@ from torch.utils.checkpoint import checkpoint
 
 N_SHAPE = 10  # numbers that define the alpha map
 N_PARAMS = 13  # plus R, G, B
+COLOR = slice(N_SHAPE, N_PARAMS)  # strokes[:, COLOR]: the R, G, B columns
 COLOR_NAMES = ("R", "G", "B")
+
+
+def hex_color(rgb) -> str:
+    """"#rrggbb" for three numbers in [0, 1] (a stroke's colour or a background's)."""
+    r, g, b = (round(255 * min(max(float(c), 0.0), 1.0)) for c in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 # Soft edges: a pixel half inside an edge gets alpha 0.5, the ramp is one pixel wide. This is what
 # box-filtering a hard edge gives, which is what the reference's 2x2 supersampling approximates.
@@ -177,7 +184,7 @@ class Shape(ABC):
     def validate(self, strokes: Tensor) -> Tensor:
         return validate(strokes, self.names)
 
-    def compiled(self) -> "Shape":
+    def compiled(self) -> Shape:
         """A copy whose soft rasteriser is compiled with torch.compile (inductor: fused C++ loops on
         CPU, Triton on CUDA).  The first calls compile (about a minute on 2 CPU cores; new window
         sizes may trigger a recompile), after which forward is ~15x and backward ~5x faster on CPU.
@@ -194,7 +201,8 @@ class Shape(ABC):
                 try:
                     return fast(shape, *args)
                 except Exception as e:  # inductor raises many types; eager is always correct
-                    warnings.warn(f"torch.compile of the {self.name} rasteriser failed ({type(e).__name__}); using eager mode")
+                    warnings.warn(f"torch.compile of the {self.name} rasteriser failed ({type(e).__name__}); "
+                                  "using eager mode", stacklevel=2)
                     ok[0] = False
             return type(self).soft_window(shape, *args)
 

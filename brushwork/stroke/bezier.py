@@ -14,7 +14,7 @@ import zlib
 import torch
 from torch import Tensor
 
-from .base import Shape, Windows, downsample2, ramp, render_windowed
+from .base import N_SHAPE, Shape, Windows, downsample2, hex_color, ramp, render_windowed
 
 # Calibration of the continuous geometry against the integer reference, in pixels of the 2W
 # supersampled canvas.  Reference disc centres are truncated to the 2W grid and radii truncated to
@@ -52,7 +52,7 @@ class Bezier(Shape):
     def reference(self, strokes: Tensor, size: int) -> Tensor:
         """(N, >=10) -> alpha (N, size, size). 2x supersampled, 100 discs, later discs overwrite."""
         s = strokes[:, :10].double()
-        n, big = s.shape[0], 2 * size
+        big = 2 * size
         p0, p1, p2 = control_points(s)
         to_px = lambda v: torch.floor(v * (big - 1) + 0.5)  # noqa: E731  p = int(v (2W-1) + 0.5)
         p0, p1, p2 = to_px(p0), to_px(p1), to_px(p2)
@@ -252,11 +252,11 @@ class Bezier(Shape):
         shape = "".join(disc(pts[j], rad[j]) + (hull(pts[j], rad[j], pts[j + 1], rad[j + 1]) if j < k else "")
                         for j in range(k + 1))
         if not uid:  # ids must not collide between strokes; identical strokes may share one
-            uid = "b%08x" % zlib.crc32(repr((list(stroke)[:10], list(frame)[:3], native)).encode())
+            uid = f"b{zlib.crc32(repr((list(stroke)[:N_SHAPE], list(frame)[:3], native)).encode()):08x}"
         ident = f' id="{uid}"'
         if abs(a2 - a0) < 0.5 / 255:
             return f'<path{ident} d="{shape}" fill="{fill}" fill-opacity="{(a0 + a2) / 2:.4f}"/>'
-        grey = lambda a: "#%02x%02x%02x" % ((round(255 * min(max(a, 0.0), 1.0)),) * 3)  # noqa: E731
+        grey = lambda a: hex_color((a, a, a))  # noqa: E731
         layers = []
         for grow in (1.0, 0.0):
             for j in range(k + 1):

@@ -27,7 +27,7 @@ class Background:
     transparent: bool = False
 
     @staticmethod
-    def parse(spec: "str | Background") -> "Background":
+    def parse(spec: str | Background) -> Background:
         """"black" (the paper's), "white", "grey", "#rrggbb" or "transparent"."""
         if isinstance(spec, Background):
             return spec

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from .canvas import Background, composite, stroke_colors
 from . import get_shape
+from .canvas import Background, composite, stroke_colors
 
 
 class SyntheticSource:

@@ -53,10 +53,10 @@ class Triangle(Shape):
                 neg = e <= 0 if neg is None else neg & (e <= 0)
             # The box test only matters for zero-area triangles, whose edge functions all vanish on
             # the whole supporting line: it keeps the segment.
-            l, h = lo[idx], hi[idx]
+            low, high = lo[idx], hi[idx]
             in_box = (
-                (cols >= l[:, 0, None, None]) & (cols <= h[:, 0, None, None])
-                & (rows >= l[:, 1, None, None]) & (rows <= h[:, 1, None, None])
+                (cols >= low[:, 0, None, None]) & (cols <= high[:, 0, None, None])
+                & (rows >= low[:, 1, None, None]) & (rows <= high[:, 1, None, None])
             )
             return ((pos | neg) & in_box).float() * val[idx, None, None]
 
