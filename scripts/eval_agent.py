@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from brushwork.agent import train as train_agent  # noqa: E402
-from brushwork.agent.policy import evaluate_policy, load_agent  # noqa: E402
+from brushwork.agent.evaluate import evaluate_policy  # noqa: E402
+from brushwork.agent.policy import load_agent  # noqa: E402
 
 
 def main() -> None:

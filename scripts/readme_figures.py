@@ -21,9 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from brushwork.agent.policy import load_agent  # noqa: E402
-from brushwork.io.images import centre_crop_square, load_image, resize, to_tensor  # noqa: E402
+from brushwork.io.images import (  # noqa: E402
+    centre_crop_square,
+    load_image,
+    resize,
+    to_tensor,
+    to_uint8,  # noqa: E402
+)
 from brushwork.painter.painter import paint  # noqa: E402
-from brushwork.painter.painting import to_uint8  # noqa: E402
 from brushwork.stroke.canvas import Background, paint_strokes  # noqa: E402
 
 OUT = ROOT / "docs" / "images"

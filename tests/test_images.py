@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from brushwork.io import images
+from brushwork.io import files, images
 from brushwork.io.images import ImageError, check_writable, load_image, save_image
 
 
@@ -286,7 +286,7 @@ def test_atomic_save_keeps_old_file_on_failure(tmp_path, monkeypatch):
 
 def test_saved_file_has_normal_permissions(tmp_path):
     p = save_image(tmp_path / "perm.png", _gradient())
-    assert p.stat().st_mode & 0o777 == 0o666 & ~images._UMASK  # not mkstemp's private 0600
+    assert p.stat().st_mode & 0o777 == 0o666 & ~files.UMASK  # not mkstemp's private 0600
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -297,9 +297,9 @@ def test_tensor_roundtrip():
     t = images.to_tensor(rgb)
     assert t.shape == (3, 24, 32) and t.dtype == torch.float32
     assert 0.0 <= float(t.min()) and float(t.max()) <= 1.0
-    assert np.array_equal(images.from_tensor(t), rgb)
-    assert np.array_equal(images.from_tensor(t.unsqueeze(0)), rgb)
-    assert images.from_tensor(torch.full((3, 2, 2), 2.0))[0, 0].tolist() == [255, 255, 255]
+    assert np.array_equal(images.to_uint8(t), rgb)
+    assert np.array_equal(images.to_uint8(t.unsqueeze(0)), rgb)
+    assert images.to_uint8(torch.full((3, 2, 2), 2.0))[0, 0].tolist() == [255, 255, 255]
 
 
 def test_centre_crop_and_resize():

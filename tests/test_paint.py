@@ -9,8 +9,9 @@ import torch
 from PIL import Image
 
 from brushwork.cli import main as cli
+from brushwork.io.images import to_uint8
 from brushwork.painter.painter import paint
-from brushwork.painter.painting import Painting, to_uint8
+from brushwork.painter.painting import Painting
 
 FAST = ["--method", "optimize", "--optimize-iters", "2", "--strokes", "6", "--width", "32", "--quiet"]
 
@@ -39,7 +40,7 @@ def test_agent_canvas_reused_as_the_painting_matches_a_fresh_render(tmp_path, ti
     # At the working size paint() keeps the agent's own canvas instead of rendering the strokes again.
     p = paint(photo(tmp_path / "a.png", (48, 40)), strokes=23, method="agent", agent=str(tiny_actor), passes=2,
               tiles=tiles, quiet=True)
-    assert p._image is not None
+    assert p.rendered is not None
     fresh = to_uint8(p.render_tensor()).astype(int)
     assert np.abs(p.image.astype(int) - fresh).max() <= 1
 

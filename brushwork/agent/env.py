@@ -13,7 +13,8 @@ import torch
 from torch import Tensor
 
 from ..stroke import get_shape
-from ..stroke.canvas import Background, composite, coord_planes, stroke_colors
+from ..stroke.canvas import Background, composite, stroke_colors
+from .networks import observation_planes  # noqa: F401  (the observation is the actor's input)
 
 StrokeRenderer = Callable[[Tensor], Tensor]  # (N, >=10) strokes -> (N, W, W) alpha
 
@@ -25,15 +26,12 @@ def make_renderer(kind: str, shape: str, size: int, device: torch.device, compil
     if kind == "analytic":
         sh = get_shape(shape, compiled=compile)
         return lambda s: sh.soft(s, size, validate=False)
-    from ..render.model import load_renderer
+    from ..render.model import as_stroke_renderer, load_renderer
 
     model = load_renderer(shape if kind == "neural" else kind, device)
     if model.config.shape != shape:
         raise ValueError(f"renderer {kind!r} was trained for {model.config.shape!r} strokes, not {shape!r}")
-    if model.config.size == size:
-        return lambda s: model(s[:, :10])
-    return lambda s: torch.nn.functional.interpolate(model(s[:, :10])[:, None], size=(size, size), mode="bilinear",
-                                                     align_corners=False, antialias=True)[:, 0]
+    return as_stroke_renderer(model, size)
 
 
 def paint_bundle(canvas: Tensor, actions: Tensor, render: StrokeRenderer, bundle: int) -> Tensor:
@@ -49,16 +47,10 @@ def to_float(x: Tensor) -> Tensor:
     return x.float() / 255
 
 
-def to_uint8(x: Tensor) -> Tensor:
-    """The paper's storage: trunc(255 C)."""
+def truncate_uint8(x: Tensor) -> Tensor:
+    """The paper's storage of a canvas between steps: trunc(255 C) (not rounded; see `io.images.to_uint8`)."""
     return (x.clamp(0, 1) * 255).to(torch.uint8)
 
-
-def observation_planes(canvas: Tensor, target: Tensor, t: Tensor, steps: int) -> Tensor:
-    """Actor input (B, 9, W, W): canvas, target (float [0, 1]), t/T plane, CoordConv x, y."""
-    b, _, h, w = canvas.shape
-    tp = (t.to(canvas.dtype) / steps).view(b, 1, 1, 1).expand(b, 1, h, w)
-    return torch.cat([canvas, target, tp, coord_planes(b, h, w, canvas.device, canvas.dtype)], 1)
 
 
 class PaintEnv:
@@ -82,7 +74,7 @@ class PaintEnv:
             raise ValueError(f"targets must be uint8 (B, 3, {self.size}, {self.size}), got {targets.dtype} {tuple(targets.shape)}")
         b = targets.shape[0]
         self.target = targets.to(self.device)
-        self.canvas = to_uint8(self.background.canvas(self.size, self.size, b, self.device))
+        self.canvas = truncate_uint8(self.background.canvas(self.size, self.size, b, self.device))
         self.t = 0
         return self.obs()
 
@@ -96,7 +88,7 @@ class PaintEnv:
         if self.t >= self.steps:
             raise RuntimeError("episode is over: call reset()")
         nxt = paint_bundle(to_float(self.canvas), actions.to(self.device), self.render, self.bundle)
-        self.canvas = to_uint8(nxt)
+        self.canvas = truncate_uint8(nxt)
         self.t += 1
         return self.obs(), self.t >= self.steps
 

@@ -16,6 +16,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from ..stroke.canvas import coord_planes
+
 
 class TReLU(nn.Module):
     """ReLU(x - alpha) + alpha with one learnable threshold alpha (init 0)."""
@@ -77,6 +79,13 @@ class ResNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.trunk(x).mean(dim=(2, 3)))
 
+
+
+def observation_planes(canvas: Tensor, target: Tensor, t: Tensor, steps: int) -> Tensor:
+    """Actor input (B, 9, W, W): canvas, target (float [0, 1]), t/T plane, CoordConv x, y."""
+    b, _, h, w = canvas.shape
+    tp = (t.to(canvas.dtype) / steps).view(b, 1, 1, 1).expand(b, 1, h, w)
+    return torch.cat([canvas, target, tp, coord_planes(b, h, w, canvas.device, canvas.dtype)], 1)
 
 @dataclass(frozen=True)
 class NetConfig:

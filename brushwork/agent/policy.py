@@ -7,13 +7,13 @@ stroke shape, background), so the file alone rebuilds it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .env import observation_planes
-from .networks import Actor, NetConfig
+from .networks import Actor, NetConfig, observation_planes
 
 
 @dataclass
@@ -45,6 +45,22 @@ class Policy:
         return a.view(a.shape[0], self.bundle, -1)
 
 
+def describe(name_or_path: str | Path) -> dict:
+    """What a shipped agent or actor file says about itself, without loading its weights: ``path``,
+    ``shape``, ``size`` (W), ``bundle`` (k), ``episode_steps`` (T), training ``steps`` and ``metric``.
+    Raises `WeightsError` when it is missing, unreadable or not an actor."""
+    from ..io.weights import WeightsError, read_metadata, resolve
+
+    path = resolve(name_or_path, "actor")
+    meta = read_metadata(path)
+    if meta.get("kind") != "actor":
+        raise WeightsError(f"{path}: not an actor")
+    cfg = meta.get("config", {})
+    return {"path": str(path), "shape": cfg.get("shape", "bezier"), "size": cfg.get("size"),
+            "bundle": cfg.get("net", {}).get("bundle"), "episode_steps": cfg.get("steps"), "steps": meta.get("steps"),
+            "metric": meta.get("metric", {})}
+
+
 def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") -> Policy:
     """A shipped agent ("photo", "mnist", ...) or an actor .safetensors written by train-agent."""
     from ..io.weights import load_state_strict, load_weights, resolve
@@ -57,22 +73,3 @@ def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") 
     load_state_strict(actor, state, path)
     actor.to(device).eval().requires_grad_(False)
     return Policy(actor, cfg["size"], net["bundle"], cfg["steps"], cfg["shape"], cfg.get("background", "black"), meta)
-
-
-@torch.no_grad()
-def evaluate_policy(policy: Policy, targets: Tensor, renderer: str = "analytic") -> dict:
-    """The paper's loop on a batch of targets (B, 3, W, W) uint8 or float at the policy's size W, through
-    ``renderer`` (see `env.make_renderer`): T steps of k strokes.  Returns mean L2 (MSE, [0, 1] images),
-    mean PSNR (dB) and the final canvases and targets (B, 3, W, W) uint8."""
-    from ..metrics import psnr_from_mse
-    from .env import PaintEnv, make_renderer, to_float
-
-    device = next(policy.actor.parameters()).device
-    env = PaintEnv(policy.size, policy.bundle, policy.steps, make_renderer(renderer, policy.shape, policy.size, device),
-                   policy.background)
-    obs = env.reset(targets.to(device))
-    for _ in range(policy.steps):
-        a = policy.act(to_float(obs["canvas"]), to_float(obs["target"]), obs["t"], policy.steps)
-        obs, _ = env.step(a.flatten(1))
-    l2 = env.l2()
-    return {"l2": float(l2.mean()), "psnr": float(psnr_from_mse(l2).mean()), "canvases": env.canvas, "targets": env.target}

@@ -23,10 +23,10 @@ from tqdm import tqdm
 
 from .. import device as distributed
 from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
-from ..metrics import psnr_from_mse
 from ..stroke import SHAPES
 from .ddpg import Agent, DDPGConfig
 from .env import PaintEnv, make_renderer, to_float
+from .evaluate import run_episodes
 from .networks import NetConfig, count_parameters
 from .replay import EpisodeReplay
 
@@ -137,14 +137,10 @@ def open_data(args: Args, split: str, seed: int):
     return open_source(args.data, args.size, split, root=args.data_root, seed=seed)
 
 
-@torch.no_grad()
 def evaluate(agent: Agent, env: PaintEnv, targets: torch.Tensor) -> dict[str, float]:
     """Paint held-out targets with the eval-mode actor: mean L2 (MSE) and PSNR of the final canvases."""
-    obs = env.reset(targets)
-    for _ in range(env.steps):
-        obs, _ = env.step(agent.act(obs))
-    l2 = env.l2()
-    return {"eval_l2": float(l2.mean()), "eval_psnr": float(psnr_from_mse(l2).mean())}
+    r = run_episodes(env, agent.act, targets)
+    return {"eval_l2": r["l2"], "eval_psnr": r["psnr"]}
 
 
 def main(args: Args) -> Path:

@@ -5,7 +5,7 @@ Every (shape, method, strokes) cell paints all images in a fresh Python process 
 default) so that its peak memory is its own.  The paper-size configuration (untrained ResNet-18 actor
 at width 64 + the 11 M-parameter neural renderer, 128 px, k = 5, 40 steps = 200 strokes) paints the
 same images in the same run, so every time is also a ratio against it.  Report and plots:
-`bench_paint_report`.
+`brushwork.bench.paint_report`.
 """
 
 from __future__ import annotations
@@ -126,13 +126,13 @@ def paper_paint(target: torch.Tensor, actor: torch.nn.Module, render, steps: int
     """The paper's agent loop: ``steps`` steps of ``bundle`` strokes on black canvases, the canvas stored
     as uint8 between steps.  target (B, 3, W, W) float in [0, 1]; render: (n, 10+) -> (n, W, W) alpha.
     Returns the final canvases (B, 3, W, W)."""
-    from ..agent.env import observation_planes, paint_bundle, to_float, to_uint8
+    from ..agent.env import observation_planes, paint_bundle, to_float, truncate_uint8
 
     b = target.shape[0]
     canvas = torch.zeros_like(target)
     for t in range(steps):
         a = actor(observation_planes(canvas, target, torch.full((b,), t, dtype=torch.long), steps))
-        canvas = to_float(to_uint8(paint_bundle(canvas, a, render, bundle)))
+        canvas = to_float(truncate_uint8(paint_bundle(canvas, a, render, bundle)))
     return canvas
 
 
@@ -141,7 +141,7 @@ def paper_models():
     shipped bezier one when it has the paper's configuration, else untrained)."""
     from ..agent.networks import Actor, NetConfig
     from ..io.weights import WeightsError
-    from ..render.model import NeuralRenderer, RendererConfig, load_renderer
+    from ..render.model import NeuralRenderer, RendererConfig, as_stroke_renderer, load_renderer
 
     torch.manual_seed(0)
     actor = Actor(NetConfig(width=64, bundle=PAPER_BUNDLE)).eval().requires_grad_(False)
@@ -154,7 +154,7 @@ def paper_models():
         pass
     if model is None:
         model = NeuralRenderer(RendererConfig.paper()).eval().requires_grad_(False)
-    return actor, (lambda s: model(s[:, :10])), label
+    return actor, as_stroke_renderer(model), label
 
 
 def current_rss_mib() -> float | None:
@@ -237,17 +237,14 @@ def _worker() -> None:
 
 def agent_status(agent: str) -> tuple[str | None, dict]:
     """(shape the agent paints or None, info) for the --agent argument; None = no agent."""
-    from ..io.weights import WeightsError, read_metadata, resolve
+    from ..agent.policy import describe
+    from ..io.weights import WeightsError
 
     try:
-        path = resolve(agent, "actor")
-        meta = read_metadata(path)
+        d = describe(agent)
     except WeightsError as e:
         return None, {"agent": agent, "error": str(e)}
-    cfg = meta.get("config", {})
-    return cfg.get("shape", "bezier"), {"agent": agent, "path": str(path), "steps": meta.get("steps"),
-                                        "metric": meta.get("metric", {}), "size": cfg.get("size"),
-                                        "episode_steps": cfg.get("steps"), "shape": cfg.get("shape")}
+    return d["shape"], {"agent": agent, **{k: d[k] for k in ("path", "steps", "metric", "size", "episode_steps", "shape")}}
 
 
 def summarise(cell: dict) -> dict:

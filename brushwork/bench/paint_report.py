@@ -1,4 +1,4 @@
-"""Tables, plots and the markdown report of `brushwork bench paint` (see `brushwork.bench_paint`)."""
+"""Tables, plots and the markdown report of `brushwork bench paint` (see `brushwork.bench.paint`)."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def write_doc(path: Path, result: dict) -> None:
         ("* **Paper-size reference row**: an untrained `Actor(NetConfig(width=64))` (ResNet-18) and the paper-size "
         "`NeuralRenderer` (11 M parameters; the shipped bezier renderer if it has that configuration, else "
         "random weights) paint each image at 128×128 with the paper's loop: 40 steps of k = 5 strokes, canvas "
-        "stored as uint8 between steps (`bench_paint.paper_paint`). Its quality is meaningless (untrained); "
+        "stored as uint8 between steps (`brushwork.bench.paint.paper_paint`). Its quality is meaningless (untrained); "
         "its time is the cost of the paper's architecture on this machine, and *× paper-size time* = a row's "
          "seconds per image ÷ this row's." if any(c["mode"] == "paper" for c in result["cells"])
          else "* **Paper-size reference row**: not run (`--no-paper`)."),

@@ -22,11 +22,11 @@ from torch import Tensor
 from ..metrics import psnr_from_mse
 from ..stroke import SHAPES, get_shape
 from .common import clock, command_line, log, machine, median, set_threads, text_table
+from .renderers_report import MAX_PSNR, table, targets, write_doc
 
 # Held-out strokes: torch.rand(n, 10) from this seed.  Renderer training draws batch i from the seed
 # hash((seed, rank, i)) & 0x7FFFFFFF and validates on 10_000_019 + seed (train_renderer.py).
 BENCH_SEED = 20_190_719
-MAX_PSNR = 100.0  # per-stroke PSNR of an exact match (MSE clamped at 1e-10)
 
 
 @dataclass
@@ -109,7 +109,7 @@ def neural_renderers(shapes: tuple[str, ...], extra: list[Path]) -> list[tuple[s
 
 
 def build_rows(args: RenderersArgs) -> list[Row]:
-    from ..render.model import NeuralRenderer, RendererConfig, count_parameters
+    from ..render.model import NeuralRenderer, RendererConfig, as_stroke_renderer, count_parameters
 
     neural = neural_renderers(args.shapes, args.renderer)
     rows: list[Row] = []
@@ -129,12 +129,12 @@ def build_rows(args: RenderersArgs) -> list[Row]:
             val = meta.get("metric", {}).get("val_psnr_db")
             note = f"{count_parameters(m) / 1e6:.2f} M params, {meta.get('steps', '?')} steps"
             note += f", its own validation {val} dB" if val is not None else ""
-            rows.append(Row(name, label, "neural", m.config.size, lambda x, m=m: m(x[:, :10]), note=note))
+            rows.append(Row(name, label, "neural", m.config.size, as_stroke_renderer(m), note=note))
         if not mine:
             rows.append(Row(name, "neural", "neural", args.size, None, grad=False, fidelity=False, note="not shipped"))
     if args.paper:
         model = NeuralRenderer(RendererConfig.paper()).eval().requires_grad_(False)
-        rows.append(Row("any", "neural, paper size, untrained", "paper", model.config.size, lambda x: model(x[:, :10]),
+        rows.append(Row("any", "neural, paper size, untrained", "paper", model.config.size, as_stroke_renderer(model),
                         fidelity=False, note=f"{count_parameters(model) / 1e6:.2f} M params, random weights: timing only"))
     return rows
 
@@ -224,7 +224,6 @@ def measure_speed(rows: list[Row], args: RenderersArgs, strokes: Tensor) -> None
 
 
 def run(args: RenderersArgs) -> dict:
-    from .renderers_report import table, targets, write_doc
 
     command = command_line("renderers", args, skip=("json",))
     args = args.resolved()

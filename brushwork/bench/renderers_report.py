@@ -1,11 +1,16 @@
-"""Tables, targets and the markdown report of `brushwork bench renderers` (see `brushwork.bench_renderers`)."""
+"""Tables, targets and the markdown report of `brushwork bench renderers` (see `brushwork.bench.renderers`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import fmt, fmt_seconds, machine_line, md_table, median
-from .renderers import MAX_PSNR, RenderersArgs, Row
+
+if TYPE_CHECKING:  # annotations only: renderers imports this module, not the other way round
+    from .renderers import RenderersArgs, Row
+
+MAX_PSNR = 100.0  # per-stroke PSNR of an exact match (MSE clamped at 1e-10)
 
 
 def targets(rows: list[Row], args: RenderersArgs) -> list[tuple[str, str, str]]:

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,15 +113,14 @@ def resolve_agent(name: str, root: Path | None = None) -> tuple[Path, str]:
 
 def snapshot_agent(path: Path, folder: Path) -> tuple[Path, dict]:
     """Copy the actor into ``folder`` (a run still training may rewrite it mid-benchmark) -> (copy, info)."""
-    from ..io.weights import read_metadata, sha256
+    from ..agent.policy import describe
+    from ..io.weights import sha256
 
     copy = Path(folder) / "actor.safetensors"
     shutil.copyfile(path, copy)
-    meta = read_metadata(copy)
-    cfg = meta.get("config", {})
-    return copy, {"path": str(path), "sha256": sha256(copy)[:12], "steps": meta.get("steps"),
-                  "metric": meta.get("metric", {}), "size": cfg.get("size"), "bundle": cfg.get("net", {}).get("bundle"),
-                  "episode_steps": cfg.get("steps"), "shape": cfg.get("shape")}
+    d = describe(copy)
+    return copy, {"path": str(path), "sha256": sha256(copy)[:12],
+                  **{k: d[k] for k in ("steps", "metric", "size", "bundle", "episode_steps", "shape")}}
 
 
 def bench_agent(name: str, folder: Path, bench: str) -> tuple[Path, dict]:
@@ -188,39 +186,15 @@ def target_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(centre_crop_square(load_image(path).rgb))
 
 
-@contextmanager
-def phase_timers(progress: bool = False):
-    """Time the phases of `paint()` by wrapping what it calls: the agent loop, refinement, optimisation
-    and the render at the output size.  Yields a dict of seconds; restores everything on exit.
-    ``progress``: also print each finished phase on stdout (PHASE_TAG lines)."""
-    from ..painter import painter
-    from ..painter.painting import Painting
+# The phases of `paint()` this benchmark reports (its ``metrics["phases"]``): the agent loop, refinement,
+# optimisation and the render at the output size.
+PHASES = ("agent_loop_s", "refine_s", "optimize_s", "output_render_s")
 
-    secs: dict[str, float] = {}
-    saved = {name: getattr(painter, name) for name in ("agent_strokes", "refine_strokes", "optimize_strokes")}
-    saved_render = Painting.render
 
-    def wrap(fn, key):
-        def inner(*a, **k):
-            t0 = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                secs[key] = secs.get(key, 0.0) + time.perf_counter() - t0
-                if progress:  # a cell killed by its timeout still tells which phases it finished
-                    print(f"{PHASE_TAG}{key} {secs[key]:.3f}", flush=True)
-        return inner
-
-    keys = {"agent_strokes": "agent_loop_s", "refine_strokes": "refine_s", "optimize_strokes": "optimize_s"}
-    try:
-        for name, fn in saved.items():
-            setattr(painter, name, wrap(fn, keys[name]))
-        Painting.render = wrap(saved_render, "output_render_s")  # type: ignore[method-assign]
-        yield secs
-    finally:
-        for name, fn in saved.items():
-            setattr(painter, name, fn)
-        Painting.render = saved_render  # type: ignore[method-assign]
+def print_phase(name: str, seconds: float) -> None:
+    """`paint(on_phase=...)` in an isolated cell: a cell killed by its timeout still tells which phases it finished."""
+    if name in PHASES:
+        print(f"{PHASE_TAG}{name} {seconds:.3f}", flush=True)
 
 
 def run_cell(spec: dict, isolated: bool = False) -> dict:
@@ -237,11 +211,10 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
         kw = dict(method=spec["method"], agent=spec["agent"], quiet=True)
         paint(np.full((16, 16, 3), 128, np.uint8), width=16, height=16, strokes=5, **kw)  # warm-up (lazy inits)
         base = current_rss_mib() if isolated else None
-        with phase_timers(progress=isolated) as secs:
-            t0 = time.perf_counter()
-            painting = paint(rgb, width=s, height=s, strokes=spec["strokes"], **kw)
-            out["seconds"] = time.perf_counter() - t0
-        out.update({k: round(v, 3) for k, v in secs.items()})
+        t0 = time.perf_counter()
+        painting = paint(rgb, width=s, height=s, strokes=spec["strokes"], on_phase=print_phase if isolated else None, **kw)
+        out["seconds"] = time.perf_counter() - t0
+        out.update({k: v for k, v in painting.metrics["phases"].items() if k in PHASES})
         out.update(psnr=painting.metrics["psnr"], method_used=painting.metrics["method"], passes=default_passes(s, s))
         if spec.get("save"):
             painting.save(spec["save"])

@@ -18,7 +18,7 @@ import torch
 from ..agent.ddpg import Agent
 from ..agent.env import PaintEnv
 from ..agent.replay import EpisodeReplay
-from ..render.model import NeuralRenderer, RendererConfig
+from ..render.model import NeuralRenderer, RendererConfig, as_stroke_renderer
 from .common import command_line, fmt, log, machine, machine_line, md_table, set_threads, text_table
 
 
@@ -41,7 +41,7 @@ def _renderer(args, size: int, device):
     if args.renderer == "analytic":
         return make_renderer("analytic", args.shape, size, device, compile=args.compile)
     model = NeuralRenderer(RendererConfig(shape=args.shape, size=size)).eval().requires_grad_(False)
-    return lambda s: model(s[:, :10])
+    return as_stroke_renderer(model)
 
 
 def time_preset(name: str, bench: TrainingBenchArgs) -> dict:

@@ -30,14 +30,16 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .files import atomic_write
 
 MAX_PIXELS = 64_000_000
 """Default limit on width x height (64 megapixels, e.g. 8000 x 8000); checked before decoding."""
@@ -51,14 +53,6 @@ SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 # in place for code that opens images directly; load_image applies its own stated limit from the header
 # and turns PIL's error into an ImageError naming that limit.  Only a caller who passes a max_pixels above
 # PIL's guard gets PIL's guard lifted, for that one open.
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()  # read once at import: os.umask is process-global and not thread-safe
 
 
 class ImageError(ValueError):
@@ -317,22 +311,16 @@ def save_image(path: str | os.PathLike, rgb_or_rgba: np.ndarray, quality: int = 
         options = {"quality": int(quality), "method": 4}
     elif fmt == "PNG":
         options = {"compress_level": 6}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
             im.save(f, format=fmt, **options)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, (OSError, ValueError)) and not isinstance(e, ImageError):
-            raise _fail(path, f"cannot write image ({e})") from None
-        raise
+
+    try:
+        atomic_write(path, write)
+    except (OSError, ValueError) as e:
+        if isinstance(e, ImageError):
+            raise
+        raise _fail(path, f"cannot write image ({e})") from None
     return path
 
 
@@ -356,21 +344,19 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return t.contiguous()
 
 
-def from_tensor(t: torch.Tensor) -> np.ndarray:
-    """(3, H, W) (or (1, 3, H, W)) tensor -> uint8 (H, W, 3); floats are read as [0, 1] (clamped, rounded)."""
+def to_uint8(t: torch.Tensor) -> np.ndarray:
+    """(C, H, W) tensor, C = 3 or 4 (or (1, C, H, W), or (H, W) / (1, H, W) grey) -> uint8 (H, W, C);
+    floats are read as [0, 1]: clamped, rounded half up.  The inverse of `to_tensor`."""
     t = t.detach()
     if t.ndim == 4 and t.shape[0] == 1:
         t = t[0]
     if t.ndim == 2:
-        t = t.unsqueeze(0).expand(3, -1, -1)
-    if t.ndim != 3 or t.shape[0] not in (1, 3):
-        raise ValueError(f"from_tensor needs a (3, H, W) tensor, got shape {tuple(t.shape)}")
+        t = t.unsqueeze(0)
+    if t.ndim != 3 or t.shape[0] not in (1, 3, 4):
+        raise ValueError(f"to_uint8 needs a (3, H, W) tensor, got shape {tuple(t.shape)}")
     if t.shape[0] == 1:
         t = t.expand(3, -1, -1)
-    if t.dtype == torch.uint8:
-        u = t
-    else:
-        u = (t.float().clamp(0.0, 1.0) * 255.0).round_().to(torch.uint8)
+    u = t if t.dtype == torch.uint8 else (t.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
     return np.ascontiguousarray(u.permute(1, 2, 0).cpu().numpy())
 
 
@@ -411,3 +397,24 @@ def resize(rgb: np.ndarray, size: tuple[int, int], resample: str = "lanczos") ->
     im = Image.fromarray(a[..., 0] if squeeze else a)
     out = np.asarray(im.resize((w, h), _RESAMPLE[resample]))
     return out[..., None] if squeeze else out
+
+
+def resize_t(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(C, H, W) float tensor -> (C, h, w): area-average down, bicubic up (clamped to [0, 1])."""
+    if x.shape[-2:] == (h, w):
+        return x
+    down = h <= x.shape[-2] and w <= x.shape[-1]
+    y = F.interpolate(x[None], size=(h, w), mode="area" if down else "bicubic", align_corners=None if down else False)
+    return y[0].clamp(0, 1)
+
+
+def output_size(w: int, h: int, width: int = 0, height: int = 0, minimum: int = 1) -> tuple[int, int]:
+    """The size of an output for a w x h input: ``width`` and/or ``height`` in px (0 = from the other
+    side and the aspect ratio; both 0 = the input's size); a derived side is at least ``minimum``."""
+    if width and height:
+        return width, height
+    if width:
+        return width, max(minimum, round(h * width / w))
+    if height:
+        return max(minimum, round(w * height / h)), height
+    return w, h

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from .files import atomic_write
 
 FORMAT = "brushwork"
 FORMAT_VERSION = 1
@@ -30,26 +30,6 @@ MANIFEST = SHIPPED_DIR / "manifest.json"
 
 class WeightsError(ValueError):
     """A weights file is missing, corrupt, of the wrong kind, or fails its checksum."""
-
-
-def atomic_write(path: str | Path, write, suffix: str = ".tmp") -> Path:
-    """Call ``write(tmp_path)`` then rename over ``path``: readers never see a half-written file.
-    ``suffix``: the temporary file's extension (for writers that pick a format from it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def sha256(path: str | Path) -> str:

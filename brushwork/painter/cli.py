@@ -18,9 +18,17 @@ from typing import Annotated
 import tyro
 from tqdm import tqdm
 
-from .painter import PaintConfig, check
+from ..stroke import SHAPES
+from ..stroke.canvas import NAMED
+from .painter import METHODS, PaintConfig, check
+from .tiles import TILINGS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+def choices(options, *more: str, help: str) -> tyro.conf.arg:
+    """A flag whose values are a fixed set: listed in --help, checked by `check` (one clear error line)."""
+    return tyro.conf.arg(metavar="{" + ",".join([*options, *more]) + "}", help=help)
 
 
 @dataclass(kw_only=True)
@@ -34,6 +42,14 @@ class PaintArgs(PaintConfig):
     video: Path | None = None  # also write the painting process (.gif, .mp4 or .webm)
     resume: Path | None = None  # continue painting from a JSON stroke file (--strokes is the new total)
     jobs: int = 1  # batch mode: parallel processes
+    # The fixed sets, with their choices in --help (defaults: PaintConfig's).
+    shape: Annotated[str, choices(SHAPES, help="the stroke shape")] = PaintConfig.shape
+    method: Annotated[str, choices(METHODS, help="auto (the best measured: optimize), agent, refine or optimize")] = (
+        PaintConfig.method)
+    tiles: Annotated[str, choices(TILINGS, help="overlap (seam-free) or paper (disjoint tiles, strokes clipped)")] = (
+        PaintConfig.tiles)
+    background: Annotated[str, choices(NAMED, "transparent", "#rrggbb",
+                                       help="black (as the agent was trained), a colour, or transparent")] = PaintConfig.background
 
 
 @dataclass(kw_only=True)

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..io.files import atomic_write
 from ..io.images import ImageError, check_writable, save_image
-from ..io.weights import atomic_write
 from ..stroke import COLOR, get_shape, hex_color
-from .painting import Painting
+
+if TYPE_CHECKING:  # annotations only: Painting.save() calls into this module
+    from .painting import Painting
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp")
 VIDEO_EXT = (".gif", ".mp4", ".webm")

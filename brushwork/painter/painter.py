@@ -1,33 +1,35 @@
-"""Paint an image: the agent loop (SPEC 5) over coarse-to-fine tiles, gradient refinement, or stroke
-optimisation from scratch -> `Painting`.
+"""Paint an image -> `Painting` (docs/method.md, "Painter").
 
 Methods:
-* ``agent``: the paper's loop.  Pass 1 paints the whole image; each further pass paints a finer grid of
-  square tiles (all tiles of a pass are one batch per step).  Tiles are square at every aspect ratio.
-  Default tiling ``overlap``: tiles overlap by a quarter and every stroke is rendered on the full
-  canvas, so strokes cross tile borders and there are no seams.  ``paper``: the paper's disjoint grid,
-  each stroke clipped to its tile.
+* ``agent``: the paper's loop over coarse-to-fine tiles (`tiles.agent_strokes`).
 * ``refine``: the agent's strokes, then all parameters optimised jointly through the soft rasteriser.
 * ``optimize``: stroke optimisation from scratch (no agent).
 The stroke budget is exact: the painting holds exactly ``strokes`` strokes.
+
+`paint` reads top to bottom; each step is a named function below it.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..device import pick_device
+from ..io.images import LoadedImage, load_image, output_size, resize_t, to_tensor, to_uint8
 from ..metrics import psnr, ssim
-from ..stroke import get_shape
-from ..stroke.canvas import Background, paint_strokes
+from ..stroke import SHAPES, get_shape
+from ..stroke.canvas import Background, snap_to_palette
 from .optimize import OptimizeConfig, optimize_strokes, refine_strokes
-from .painting import Painting, to_uint8
+from .painting import Painting
+from .tiles import TILINGS, agent_strokes, default_passes, tile_grid  # noqa: F401  (tile_grid: re-exported)
 
 METHODS = ("auto", "agent", "refine", "optimize")
 # What "auto" means: the best method measured on the dev photos that meets the speed target
@@ -36,130 +38,41 @@ METHODS = ("auto", "agent", "refine", "optimize")
 # that paints better than that ships.
 AUTO_METHOD = "optimize"
 
+# The fixed choices, as types: the CLI (tyro) lists them in --help.
+ShapeName = Literal[SHAPES]  # every registered shape
+Method = Literal[METHODS]
+Tiling = Literal[TILINGS]
+
 
 @dataclass
 class PaintConfig:
     strokes: int = 0  # exact stroke count (0 = automatic: 200 per 256 px of the long side, at least 200)
-    shape: str = "bezier"  # bezier, bezier-opaque, circle, triangle
-    method: str = "auto"  # auto (= AUTO_METHOD, the best measured: optimize), agent, refine, optimize
+    shape: ShapeName = "bezier"  # the stroke shape
+    method: Method = "auto"  # auto (= AUTO_METHOD, the best measured: optimize), agent, refine, optimize
     width: int = 0  # output width in px (0 = from height / the input)
     height: int = 0  # output height in px (0 = from width / the input)
-    background: str = "black"  # black (as the agent was trained), white, #rrggbb, transparent
+    background: str = "black"  # black (as the agent was trained), white, grey, transparent or #rrggbb
     palette: list[str] = field(default_factory=list)  # restrict colours to these (#rrggbb), empty = any
     agent: str = "photo"  # shipped agent name or actor .safetensors
-    tiles: str = "overlap"  # overlap (seam-free) or paper (disjoint tiles, strokes clipped)
+    tiles: Tiling = "overlap"  # overlap (seam-free) or paper (disjoint tiles, strokes clipped)
     passes: int = 0  # coarse-to-fine passes (0 = by output size)
     refine_iters: int = 30  # Adam iterations of the refine method
     # Adam iterations per coarse-to-fine stage of the optimize method (the final joint pass: half as many).
     # 24 rather than 40: at 512 px (400 strokes) about 0.8 dB lower PSNR in half the time, which is what
     # brings the default painting near the 20 s target on a 2-core CPU (docs/benchmarks.md).
     optimize_iters: int = 24
-    work: int = 128  # working resolution (long side, px) of refine / optimize; the agent's canvas is also at
-    # least its observation size for the finest tiles.  Strokes are resolution-free: the output is
-    # rendered from them at full size, so this trades detail for speed only.
-    seed: int = 0
+    # Working resolution (long side, px) of refine / optimize; the agent's canvas is also at least its
+    # observation size for the finest tiles.  Strokes are resolution-free: the output is rendered from
+    # them at full size, so this trades detail for speed only.
+    work: int = 128
+    seed: int = 0  # seeds the optimiser's own generator (no global RNG is touched)
     device: str = "auto"
     compile: bool = False  # torch.compile the soft rasteriser (slow first call, faster after)
     quiet: bool = False
 
 
-def output_size(w: int, h: int, cfg: PaintConfig) -> tuple[int, int]:
-    if cfg.width and cfg.height:
-        return cfg.width, cfg.height
-    if cfg.width:
-        return cfg.width, max(1, round(h * cfg.width / w))
-    if cfg.height:
-        return max(1, round(w * cfg.height / h)), cfg.height
-    return w, h
-
-
-def parse_palette(colors: list[str]) -> torch.Tensor | None:
-    if not colors:
-        return None
-    rgb = [Background.parse(c).rgb for c in colors]
-    return torch.tensor(rgb, dtype=torch.float32)
-
-
-def resize_t(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """(C, H, W) float -> (C, h, w): area-average down, bicubic up."""
-    if x.shape[-2:] == (h, w):
-        return x
-    down = h <= x.shape[-2] and w <= x.shape[-1]
-    y = F.interpolate(x[None], size=(h, w), mode="area" if down else "bicubic", align_corners=None if down else False)
-    return y[0].clamp(0, 1)
-
-
-def tile_grid(width: int, height: int, grid: int, mode: str) -> torch.Tensor:
-    """Square tiles (n, 4) = (x0, y0, side, side) in px covering a width x height canvas with ``grid``
-    tiles along the short side.  overlap: tiles 25 % larger than the grid cell; paper: disjoint cells."""
-    short, long_ = min(width, height), max(width, height)
-    cell = short / grid
-    side = cell if (mode == "paper" or grid == 1) else min(short, cell * 1.25)
-    along_long = max(1, math.ceil(long_ / cell - 1e-6))
-
-    def starts(length: float, n: int) -> list[float]:
-        if mode == "paper":
-            return [min(i * cell, length - side) for i in range(n)]
-        return [0.0] if n == 1 else [i * (length - side) / (n - 1) for i in range(n)]
-
-    xs = starts(width, grid if width <= height else along_long)
-    ys = starts(height, grid if height < width else (along_long if height > width else grid))
-    return torch.tensor([[x, y, side, side] for y in ys for x in xs], dtype=torch.float32)
-
-
-def agent_strokes(policy, target: torch.Tensor, n_strokes: int, cfg: PaintConfig, canvas: torch.Tensor,
-                  passes: int, palette: torch.Tensor | None, bar: tqdm | None, native: float, emit=None):
-    """Run the agent over coarse-to-fine passes on ``canvas`` (C, H, W; painted in place), the size of
-    ``target`` (3, H, W).  Returns strokes (N, 13), frames (N, 3) and clips (N, 4) or None, in
-    working-canvas pixels."""
-    _, h, w = target.shape
-    shape = get_shape(cfg.shape)
-    k = policy.bundle
-    per_pass = [n_strokes // passes + (1 if i < n_strokes % passes else 0) for i in range(passes)]
-    out_s, out_f, out_c = [], [], []
-    for p, budget in enumerate(per_pass):
-        tiles = tile_grid(w, h, 2**p, cfg.tiles)
-        n_t = len(tiles)
-        steps = max(1, math.ceil(budget / (k * n_t)))
-        frames = tiles[:, :3].repeat_interleave(k, 0)  # (n_t * k, 3): (x0, y0, side)
-        clips = torch.cat([tiles[:, :2], tiles[:, :2] + tiles[:, 2:]], 1).repeat_interleave(k, 0) if cfg.tiles == "paper" else None
-        left = budget
-        for t in range(steps):
-            crops_c, crops_t = [], []
-            for x0, y0, s, _ in tiles.tolist():
-                ys, xs = slice(round(y0), round(y0 + s)), slice(round(x0), round(x0 + s))
-                crops_c.append(resize_t(canvas[:3, ys, xs], policy.size, policy.size))
-                crops_t.append(resize_t(target[:, ys, xs], policy.size, policy.size))
-            tt = torch.full((n_t,), t, dtype=torch.long)
-            a = policy.act(torch.stack(crops_c), torch.stack(crops_t), tt, steps).reshape(n_t * k, -1).cpu()
-            if palette is not None:
-                a[:, 10:13] = palette[torch.cdist(a[:, 10:13], palette).argmin(1)]
-            take = min(left, len(a))  # exact budget: drop the last strokes of the last step
-            c = None if clips is None else clips[:take]
-            paint_strokes(canvas, shape, a[:take], frames[:take], native=native, clips=c)
-            out_s.append(a[:take])
-            out_f.append(frames[:take])
-            if clips is not None:
-                out_c.append(c)
-            left -= take
-            if bar is not None:
-                bar.update(take)
-            if emit is not None:
-                emit(a[:take], frames[:take], c)
-            if left <= 0:
-                break
-    clips_all = torch.cat(out_c) if out_c else None
-    return torch.cat(out_s), torch.cat(out_f), clips_all
-
-
-def default_passes(w: int, h: int) -> int:
-    """Coarse-to-fine passes by output size: 1 below 384 px on the short side, 2 below 1024, else 3."""
-    short = min(w, h)
-    return 1 if short < 384 else 2 if short < 1024 else 3
-
-
 def paint(image, config: PaintConfig | None = None, resume: Painting | None = None, on_strokes=None,
-          **overrides) -> Painting:
+          on_phase: Callable[[str, float], None] | None = None, **overrides) -> Painting:
     """Paint ``image`` (path, PIL image, HxWx3 uint8 array or `LoadedImage`) -> `Painting`.
 
     Keyword overrides are `PaintConfig` fields, e.g. ``paint("cat.jpg", strokes=500, method="agent")``.
@@ -169,16 +82,90 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     ``strokes`` (n x 13 list), ``frames`` (n x 3, output px), ``clips`` (n x 4 or None), ``done``
     (strokes so far), ``total``, ``width``, ``height``, ``shape``, ``native``, ``background`` and
     ``replace``: True when the event holds *all* strokes, replacing earlier ones (after refinement).
+    ``on_phase(name, seconds)``: called as each phase ends; the phases' times are also in
+    ``metrics["phases"]``.
     """
-    from ..device import pick_device
-    from ..io.images import LoadedImage, load_image
+    cfg = merge_config(config, overrides)
+    phases = Phases(on_phase)
+    t0 = time.time()
+    background = Background.parse(cfg.background)
+    with phases("load_s"):
+        rgb, note = load_rgb(image, background)
+        W, H = output_size(rgb.shape[1], rgb.shape[0], cfg.width, cfg.height)
+        n_old, n = stroke_budget(cfg, W, H, resume)
+        if not cfg.quiet and note:
+            print(f"note: {note}")
+        device = pick_device(cfg.device)
+        method = AUTO_METHOD if cfg.method == "auto" else cfg.method
+        policy = load_policy(cfg, method, device)
+        passes = cfg.passes or default_passes(W, H)
+        ww, wh = working_size(W, H, cfg, policy, passes)
+        target_full = resize_t(to_tensor(rgb), H, W)
+        target = resize_t(target_full, wh, ww)
+        palette = parse_palette(cfg.palette)
+        old, canvas = starting_canvas(resume, background, ww, wh)
+        # What refinement paints over: the background, under the resumed strokes too (they are refined as well).
+        start = canvas.clone() if resume is None else background.canvas(wh, ww)
+    live = LiveView(on_strokes, cfg, n_old, n, (W, H), (ww, wh))
+    with phases(f"{'agent_loop' if method != 'optimize' else 'optimize'}_s"):
+        strokes, frames, clips, native = produce_strokes(method, cfg, policy, target, canvas, n - n_old, passes, palette,
+                                                         resume, live)
+    if old is not None:
+        strokes, frames, clips = append_to(old, strokes, frames, clips, ww, wh)
+    if method == "optimize":  # its final joint pass moved every new stroke: resend them all
+        live(strokes, frames, clips, replace=True)
+    if method == "refine":
+        with phases("refine_s"):
+            strokes = refine_strokes(target, strokes, frames, native, get_shape(cfg.shape, compiled=cfg.compile), start,
+                                     cfg.refine_iters, 0.03, palette, clips=clips)
+        live(strokes, frames, clips, replace=True)
+    if palette is not None:  # the optimiser rendered snapped colours; store them so
+        strokes = snap_to_palette(strokes, palette)
+    # The agent painted these very strokes on a full-size canvas: reuse it instead of rendering them all
+    # again (a third of an agent painting's time at 128 px).
+    reuse = method == "agent" and resume is None and (ww, wh) == (W, H)
+    painting = Painting(cfg.shape, W, H, strokes, frames * live.to_out, native=native, background=background,
+                        clips=None if clips is None else clips * live.to_out_clip, target=to_uint8(target_full),
+                        rendered=to_uint8(canvas) if reuse else None)
+    with phases("output_render_s"):
+        out = to_tensor(painting.render()[..., :3])
+    painting.metrics = measure(painting, out, target_full, method, time.time() - t0, note, phases.seconds)
+    return painting
 
+
+# --- the steps, in the order paint() takes them ----------------------------------------------------
+
+
+def merge_config(config: PaintConfig | None, overrides: dict) -> PaintConfig:
+    """``config`` (or the defaults) with keyword ``overrides``, checked."""
     cfg = config or PaintConfig()
     if overrides:
         cfg = PaintConfig(**{**cfg.__dict__, **overrides})
     check(cfg)
-    t0 = time.time()
-    background = Background.parse(cfg.background)
+    return cfg
+
+
+class Phases:
+    """Wall-clock seconds per named phase of one painting (``with phases("name_s"): ...``)."""
+
+    def __init__(self, report: Callable[[str, float], None] | None = None):
+        self.seconds: dict[str, float] = {}
+        self.report = report
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+            if self.report is not None:
+                self.report(name, self.seconds[name])
+
+
+def load_rgb(image, background: Background) -> tuple[np.ndarray, str | None]:
+    """The input as uint8 (H, W, 3) and a note about it (e.g. "first frame of an animation") or None.
+    Transparent pixels take the background's colour (white under a transparent background)."""
     note = None
     if isinstance(image, np.ndarray):
         rgb = image
@@ -187,115 +174,132 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     else:
         loaded = image if isinstance(image, LoadedImage) else load_image(image)
         note = loaded.note
-        # Transparent pixels take the background's colour (white under a transparent background).
         under = (1.0, 1.0, 1.0) if background.transparent else background.rgb
         rgb = loaded.rgb if loaded.alpha is None else loaded.composited(tuple(round(c * 255) for c in under))
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"image array must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
-    h_in, w_in = rgb.shape[:2]
-    W, H = output_size(w_in, h_in, cfg)
+    return rgb, note
+
+
+def stroke_budget(cfg: PaintConfig, W: int, H: int, resume: Painting | None) -> tuple[int, int]:
+    """(strokes already painted, total strokes the painting will hold)."""
     n = cfg.strokes or max(200, round(200 * max(W, H) / 256))
-    if not cfg.quiet and note:
-        print(f"note: {note}")
-    n_old = 0
-    if resume is not None:
-        if resume.shape != cfg.shape:
-            raise ValueError(f"the resumed painting uses {resume.shape} strokes; pass --shape {resume.shape}")
-        n_old = len(resume)
-        if cfg.strokes and cfg.strokes <= n_old:
-            raise ValueError(f"the resumed painting already has {n_old} strokes; ask for more with --strokes")
-        n = cfg.strokes or n_old + n
-    palette = parse_palette(cfg.palette)
-    torch.manual_seed(cfg.seed)
-    device = pick_device(cfg.device)
-    from ..io.images import to_tensor
+    if resume is None:
+        return 0, n
+    if resume.shape != cfg.shape:
+        raise ValueError(f"the resumed painting uses {resume.shape} strokes; pass --shape {resume.shape}")
+    n_old = len(resume)
+    if cfg.strokes and cfg.strokes <= n_old:
+        raise ValueError(f"the resumed painting already has {n_old} strokes; ask for more with --strokes")
+    return n_old, cfg.strokes or n_old + n
 
-    target_full = resize_t(to_tensor(rgb), H, W)
-    method = cfg.method
-    policy = None
-    if method == "auto":
-        method = AUTO_METHOD
-    if method in ("agent", "refine"):
-        from ..agent.policy import load_agent
 
-        policy = load_agent(cfg.agent, device)
-    # Working resolution: long side cfg.work, and for the agent at least its observation size on the
-    # finest tiles; never above the output.
-    passes = cfg.passes or default_passes(W, H)
+def load_policy(cfg: PaintConfig, method: str, device: torch.device):
+    """The agent for the agent and refine methods (None for optimize); it must paint ``cfg.shape``."""
+    if method not in ("agent", "refine"):
+        return None
+    from ..agent.policy import load_agent
+
+    policy = load_agent(cfg.agent, device)
+    if policy.shape != cfg.shape:
+        raise ValueError(f"agent {cfg.agent!r} paints {policy.shape} strokes, not {cfg.shape}; use --method optimize for other shapes")
+    return policy
+
+
+def working_size(W: int, H: int, cfg: PaintConfig, policy, passes: int) -> tuple[int, int]:
+    """The working canvas (width, height): long side ``cfg.work``, and for the agent at least its
+    observation size on the finest tiles; never above the output."""
     work = cfg.work if policy is None else max(cfg.work, policy.size * 2 ** (passes - 1) * max(W, H) // min(W, H))
     scale = min(1.0, work / max(W, H))
-    ww, wh = max(8, round(W * scale)), max(8, round(H * scale))
-    target_w = resize_t(target_full, wh, ww)
-    bar = tqdm(total=n - n_old, desc=f"paint ({method})", disable=cfg.quiet, leave=False, dynamic_ncols=True, unit="stroke")
-    clips = None
-    # Working canvas: the background, or the resumed painting rendered at the working size.
-    if resume is not None:
-        old = Painting(resume.shape, ww, wh, resume.strokes, resume.scaled_frames(ww, wh), resume.native,
-                       background, clips=resume.scaled_clips(ww, wh))
-        canvas = old.render_tensor()
-    else:
-        canvas = background.canvas(wh, ww)
-    start = canvas.clone()
-    soft_shape = get_shape(cfg.shape, compiled=cfg.compile)  # what the optimiser differentiates through
-    sx, sy = W / ww, H / wh
-    to_out = torch.tensor([sx, sy, math.sqrt(sx * sy)])
-    to_out_clip = torch.tensor([sx, sy, sx, sy])
-    sent = [n_old]
+    return max(8, round(W * scale)), max(8, round(H * scale))
 
-    def emit(st: torch.Tensor, fr: torch.Tensor, cl: torch.Tensor | None, replace: bool = False) -> None:
-        if on_strokes is None:
+
+def parse_palette(colors: list[str]) -> torch.Tensor | None:
+    if not colors:
+        return None
+    rgb = [Background.parse(c).rgb for c in colors]
+    return torch.tensor(rgb, dtype=torch.float32)
+
+
+def starting_canvas(resume: Painting | None, background: Background, ww: int, wh: int):
+    """(the resumed painting at the working size or None, the canvas to paint on (C, wh, ww))."""
+    if resume is None:
+        return None, background.canvas(wh, ww)
+    old = Painting(resume.shape, ww, wh, resume.strokes, resume.scaled_frames(ww, wh), resume.native, background,
+                   clips=resume.scaled_clips(ww, wh))
+    return old, old.render_tensor()
+
+
+class LiveView:
+    """Sends the strokes produced so far to ``on_strokes`` (see `paint`), in output pixels."""
+
+    def __init__(self, on_strokes, cfg: PaintConfig, done: int, total: int, size: tuple[int, int], work: tuple[int, int]):
+        self.on_strokes, self.cfg, self.done, self.total, self.size = on_strokes, cfg, done, total, size
+        sx, sy = size[0] / work[0], size[1] / work[1]
+        self.to_out = torch.tensor([sx, sy, math.sqrt(sx * sy)])  # frames (x0, y0, side): working -> output px
+        self.to_out_clip = torch.tensor([sx, sy, sx, sy])
+        self.native = 0.0  # the brush scale, set once the method has chosen it
+
+    def __call__(self, st: torch.Tensor, fr: torch.Tensor, cl: torch.Tensor | None, replace: bool = False) -> None:
+        if self.on_strokes is None:
             return
-        sent[0] = len(st) if replace else sent[0] + len(st)
-        on_strokes({"strokes": st.tolist(), "frames": (fr * to_out).tolist(),
-                    "clips": None if cl is None else (cl * to_out_clip).tolist(), "done": sent[0], "total": n,
-                    "width": W, "height": H, "shape": cfg.shape, "native": native, "background": cfg.background,
-                    "replace": replace})
+        self.done = len(st) if replace else self.done + len(st)
+        width, height = self.size
+        self.on_strokes({"strokes": st.tolist(), "frames": (fr * self.to_out).tolist(),
+                         "clips": None if cl is None else (cl * self.to_out_clip).tolist(), "done": self.done,
+                         "total": self.total, "width": width, "height": height, "shape": self.cfg.shape,
+                         "native": self.native, "background": self.cfg.background, "replace": replace})
 
-    if method == "optimize":
-        native = resume.native if resume is not None else float(max(ww, wh))
-        ocfg = OptimizeConfig(iters=cfg.optimize_iters, final_iters=cfg.optimize_iters // 2)
-        strokes, frames = optimize_strokes(target_w, n - n_old, soft_shape, canvas, ocfg, cfg.seed, palette,
-                                           progress=not cfg.quiet, native=native, on_stage=lambda s, f: emit(s, f, None))
-        bar.update(n - n_old)
-    else:
-        if policy.shape != cfg.shape:
-            raise ValueError(f"agent {cfg.agent!r} paints {policy.shape} strokes, not {cfg.shape}; use --method optimize for other shapes")
+
+def produce_strokes(method: str, cfg: PaintConfig, policy, target: torch.Tensor, canvas: torch.Tensor, n: int,
+                    passes: int, palette: torch.Tensor | None, resume: Painting | None, live: LiveView):
+    """``n`` new strokes painted over ``canvas`` (in place for the agent): (strokes, frames, clips or None,
+    native brush scale), in working pixels.  optimize: from scratch; agent and refine: the agent's loop."""
+    _, wh, ww = target.shape
+    bar = tqdm(total=n, desc=f"paint ({method})", disable=cfg.quiet, leave=False, dynamic_ncols=True, unit="stroke")
+    try:
+        if method == "optimize":
+            native = resume.native if resume is not None else float(max(ww, wh))
+            live.native = native
+            ocfg = OptimizeConfig(iters=cfg.optimize_iters, final_iters=cfg.optimize_iters // 2)
+            strokes, frames = optimize_strokes(target, n, get_shape(cfg.shape, compiled=cfg.compile), canvas, ocfg, cfg.seed,
+                                               palette, progress=not cfg.quiet, native=native,
+                                               on_stage=lambda s, f: live(s, f, None))
+            bar.update(n)
+            return strokes, frames, None, native
         native = resume.native if resume is not None else float(policy.size)
-        strokes, frames, clips = agent_strokes(policy, target_w, n - n_old, cfg, canvas, passes, palette, bar, native, emit)
-    if resume is not None:
-        strokes, frames = torch.cat([old.strokes, strokes]), torch.cat([old.frames, frames])
-        if clips is not None or old.clips is not None:
-            full = torch.tensor([[0.0, 0.0, float(ww), float(wh)]])
-            c_old = old.clips if old.clips is not None else full.expand(n_old, 4)
-            c_new = clips if clips is not None else full.expand(n - n_old, 4)
-            clips = torch.cat([c_old, c_new])
-        start = background.canvas(wh, ww)
-    if method == "optimize":  # its final joint pass moved every new stroke: resend them all
-        emit(strokes, frames, clips, replace=True)
-    if method == "refine":
-        strokes = refine_strokes(target_w, strokes, frames, native, soft_shape, start, cfg.refine_iters, 0.03, palette,
-                                 clips=clips)
-        emit(strokes, frames, clips, replace=True)
-    bar.close()
-    if palette is not None:  # the optimiser rendered snapped colours; store them so
-        strokes = strokes.clone()
-        strokes[:, 10:13] = palette[torch.cdist(strokes[:, 10:13], palette).argmin(1)]
-    frames = frames * to_out
-    if clips is not None:
-        clips = clips * to_out_clip
-    painting = Painting(cfg.shape, W, H, strokes, frames, native=native, background=background, clips=clips,
-                        target=(target_full.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
-    if method == "agent" and resume is None and (ww, wh) == (W, H):
-        # The agent painted these very strokes on a full-size canvas: reuse it instead of rendering
-        # them all again (a third of an agent painting's time at 128 px).
-        painting._image = to_uint8(canvas)
-    out = torch.from_numpy(painting.render()[..., :3]).permute(2, 0, 1).float() / 255
-    painting.metrics = {"strokes": len(painting), "method": method, "psnr": round(float(psnr(out, target_full)), 3),
-                        "ssim": round(float(ssim(out, target_full)), 4), "seconds": round(time.time() - t0, 2),
-                        "width": W, "height": H}
+        live.native = native
+        strokes, frames, clips = agent_strokes(policy, target, n, cfg.shape, cfg.tiles, canvas, passes, palette, bar, native,
+                                               live)
+        return strokes, frames, clips, native
+    finally:
+        bar.close()
+
+
+def append_to(old: Painting, strokes: torch.Tensor, frames: torch.Tensor, clips: torch.Tensor | None, ww: int, wh: int):
+    """The resumed painting's strokes followed by the new ones (clips: the full canvas where one side has none)."""
+    n_old, n_new = len(old), len(strokes)
+    if clips is not None or old.clips is not None:
+        full = torch.tensor([[0.0, 0.0, float(ww), float(wh)]])
+        c_old = old.clips if old.clips is not None else full.expand(n_old, 4)
+        c_new = clips if clips is not None else full.expand(n_new, 4)
+        clips = torch.cat([c_old, c_new])
+    return torch.cat([old.strokes, strokes]), torch.cat([old.frames, frames]), clips
+
+
+def measure(painting: Painting, out: torch.Tensor, target: torch.Tensor, method: str, seconds: float, note: str | None,
+            phases: dict[str, float]) -> dict:
+    """The painting's metrics: strokes, method, PSNR, SSIM, seconds, size, phase timings (and the input's note)."""
+    t0 = time.perf_counter()
+    metrics = {"strokes": len(painting), "method": method, "psnr": round(float(psnr(out, target)), 3),
+               "ssim": round(float(ssim(out, target)), 4), "seconds": 0.0, "width": painting.width,
+               "height": painting.height}
+    phases["measure_s"] = time.perf_counter() - t0
+    metrics["seconds"] = round(seconds + phases["measure_s"], 2)
+    metrics["phases"] = {k: round(v, 3) for k, v in phases.items()}
     if note:
-        painting.metrics["note"] = note
-    return painting
+        metrics["note"] = note
+    return metrics
 
 
 def check(cfg: PaintConfig) -> None:
@@ -303,7 +307,7 @@ def check(cfg: PaintConfig) -> None:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
     if cfg.strokes < 0:
         raise ValueError(f"--strokes must be >= 1, got {cfg.strokes}")
-    if cfg.tiles not in ("overlap", "paper"):
+    if cfg.tiles not in TILINGS:
         raise ValueError(f"--tiles must be overlap or paper, got {cfg.tiles!r}")
     for name in ("width", "height"):
         v = getattr(cfg, name)

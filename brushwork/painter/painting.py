@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io.images import to_uint8
 from ..stroke import N_PARAMS, get_shape, hex_color
 from ..stroke.canvas import Background, paint_strokes
 
@@ -35,7 +36,7 @@ class Painting:
     metrics: dict = field(default_factory=dict)
     clips: torch.Tensor | None = None  # optional (N, 4) (x0, y0, x1, y1) px: paint stays inside
     target: np.ndarray | None = None  # uint8 (H, W, 3) the painting was made from, if known
-    _image: np.ndarray | None = field(default=None, repr=False)
+    rendered: np.ndarray | None = field(default=None, repr=False)  # the render at width x height, once made
 
     def __post_init__(self) -> None:
         self.strokes = self.strokes.detach().float().cpu()
@@ -86,11 +87,11 @@ class Painting:
 
     def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
         """uint8 (H, W, 3) or (H, W, 4) image of the painting."""
-        if width is None and height is None and self._image is not None:
-            return self._image
+        if width is None and height is None and self.rendered is not None:
+            return self.rendered
         img = to_uint8(self.render_tensor(width, height))
         if width is None and height is None:
-            self._image = img
+            self.rendered = img
         return img
 
     @property
@@ -168,7 +169,3 @@ class Painting:
 
         return export.save(self, path)
 
-
-def to_uint8(canvas: torch.Tensor) -> np.ndarray:
-    """(C, H, W) float in [0, 1] -> (H, W, C) uint8 (rounded)."""
-    return (canvas.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()

@@ -9,10 +9,13 @@ upsampling rounds (64 px = two rounds); ``width`` scales every layer.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
+
+from ..stroke.base import N_SHAPE
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,16 @@ class NeuralRenderer(nn.Module):
         x = self.fc(x[:, :10])
         x = x.view(-1, self.c0, 16, 16)
         return torch.sigmoid(self.conv(x))[:, 0]
+
+
+def as_stroke_renderer(model: nn.Module, size: int | None = None) -> Callable[[Tensor], Tensor]:
+    """The network as a stroke renderer: strokes (N, >= 10) -> alpha (N, size, size).  Only the shape
+    numbers go in; with ``size`` other than the model's own the alpha is resized (bilinear, antialiased)."""
+    own = getattr(getattr(model, "config", None), "size", None)
+    if size is None or size == own:
+        return lambda s: model(s[:, :N_SHAPE])
+    return lambda s: torch.nn.functional.interpolate(model(s[:, :N_SHAPE])[:, None], size=(size, size), mode="bilinear",
+                                                     align_corners=False, antialias=True)[:, 0]
 
 
 def count_parameters(model: nn.Module) -> int:

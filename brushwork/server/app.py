@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import __version__
+from ..io.images import MIN_SIDE, output_size
 from ..painter.painter import AUTO_METHOD
 from . import Args
 from .jobs import FORMATS, TERMINAL, JobManager, QueueFull
@@ -100,14 +101,11 @@ class SecurityHeaders:
 
 def agent_status(name: str) -> dict:
     """Whether the server-side agent exists, and the stroke shape it paints (no weights loaded)."""
-    from ..io.weights import WeightsError, read_metadata, resolve
+    from ..agent.policy import describe
+    from ..io.weights import WeightsError
 
     try:
-        path = resolve(name, "actor")
-        meta = read_metadata(path)
-        if meta.get("kind") != "actor":
-            raise WeightsError(f"{path}: not an actor")
-        return {"available": True, "shape": meta.get("config", {}).get("shape", "bezier"), "name": name}
+        return {"available": True, "shape": describe(name)["shape"], "name": name}
     except (WeightsError, OSError, ValueError) as e:
         return {"available": False, "shape": None, "name": name, "why": str(e)}
 
@@ -220,13 +218,6 @@ def decode_image(data: bytes, max_pixels: int, background: str) -> np.ndarray:
     return loaded.composited(fill)
 
 
-def output_size(w: int, h: int, size: int) -> tuple[int, int]:
-    """Output width, height with the long side ``size`` px and the image's aspect ratio."""
-    if w >= h:
-        return size, max(8, round(h * size / w))
-    return max(8, round(w * size / h)), size
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) more than ``limit`` bytes, by header and while streaming."""
     too_big = ApiError(413, f"the upload is larger than this server's limit of {limit_mb(limit)}")
@@ -325,7 +316,8 @@ def build_app(s: Args) -> Starlette:
             if not data:
                 raise ApiError(422, "the uploaded image is empty")
             rgb = await run_in_threadpool(decode_image, data, s.max_pixels, opts["background"])
-            width, height = output_size(rgb.shape[1], rgb.shape[0], opts.pop("size"))
+            h, w, size = rgb.shape[0], rgb.shape[1], opts.pop("size")  # the long side becomes ``size`` px
+            width, height = output_size(w, h, **({"width": size} if w >= h else {"height": size}), minimum=MIN_SIDE)
             job = jobs.submit(rgb, opts, width, height)
         except ApiError as e:
             return error(e.status, e.message)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from . import Shape, get_shape
-from .base import area_chunks, box_areas, clip_mask, windows_from_boxes
+from .base import COLOR, area_chunks, box_areas, clip_mask, windows_from_boxes
 
 NAMED = {"black": (0.0, 0.0, 0.0), "white": (1.0, 1.0, 1.0), "grey": (0.5, 0.5, 0.5), "gray": (0.5, 0.5, 0.5)}
 
@@ -55,10 +55,17 @@ class Background:
 
 def stroke_colors(strokes: Tensor, channels: int = 3) -> Tensor:
     """(..., 13) strokes -> (..., channels) colours; the 4th (alpha) channel's "colour" is 1."""
-    rgb = strokes[..., 10:13]
+    rgb = strokes[..., COLOR]
     if channels == 4:
         rgb = torch.cat([rgb, torch.ones_like(rgb[..., :1])], dim=-1)
     return rgb
+
+
+def snap_to_palette(strokes: Tensor, palette: Tensor) -> Tensor:
+    """Strokes (N, 13) with each colour replaced by its nearest palette colour (palette (P, 3) in [0, 1])."""
+    out = strokes.clone()
+    out[:, COLOR] = palette[torch.cdist(strokes[:, COLOR], palette).argmin(1)]
+    return out
 
 
 def over(canvas: Tensor, alpha: Tensor, color: Tensor) -> Tensor:

@@ -1,0 +1,91 @@
+"""The agent's coarse-to-fine loop over square tiles (docs/method.md, "Painter").
+
+Pass 1 paints the whole image; each further pass paints a finer grid of square tiles, all tiles of a
+pass being one batch per step.  Tiles are square at every aspect ratio.  ``overlap`` tiling: tiles
+overlap by a quarter and every stroke is rendered on the full canvas, so strokes cross tile borders and
+there are no seams.  ``paper``: the paper's disjoint grid, each stroke clipped to its tile.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from tqdm import tqdm
+
+from ..io.images import resize_t
+from ..stroke import get_shape
+from ..stroke.canvas import paint_strokes, snap_to_palette
+
+TILINGS = ("overlap", "paper")
+
+
+def default_passes(w: int, h: int) -> int:
+    """Coarse-to-fine passes by output size: 1 below 384 px on the short side, 2 below 1024, else 3."""
+    short = min(w, h)
+    return 1 if short < 384 else 2 if short < 1024 else 3
+
+
+def tile_grid(width: int, height: int, grid: int, mode: str) -> torch.Tensor:
+    """Square tiles (n, 4) = (x0, y0, side, side) in px covering a width x height canvas with ``grid``
+    tiles along the short side.  overlap: tiles 25 % larger than the grid cell; paper: disjoint cells."""
+    short, long_ = min(width, height), max(width, height)
+    cell = short / grid
+    side = cell if (mode == "paper" or grid == 1) else min(short, cell * 1.25)
+    along_long = max(1, math.ceil(long_ / cell - 1e-6))
+
+    def starts(length: float, n: int) -> list[float]:
+        if mode == "paper":
+            return [min(i * cell, length - side) for i in range(n)]
+        return [0.0] if n == 1 else [i * (length - side) / (n - 1) for i in range(n)]
+
+    xs = starts(width, grid if width <= height else along_long)
+    ys = starts(height, grid if height < width else (along_long if height > width else grid))
+    return torch.tensor([[x, y, side, side] for y in ys for x in xs], dtype=torch.float32)
+
+
+def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tiles: str, canvas: torch.Tensor,
+                  passes: int, palette: torch.Tensor | None, bar: tqdm | None, native: float,
+                  emit: Callable | None = None):
+    """Run the agent over coarse-to-fine passes on ``canvas`` (C, H, W; painted in place), the size of
+    ``target`` (3, H, W).  Returns strokes (N, 13), frames (N, 3) and clips (N, 4) or None, in
+    working-canvas pixels.  ``emit(strokes, frames, clips)`` is called after every step."""
+    _, h, w = target.shape
+    shape = get_shape(shape)
+    k = policy.bundle
+    per_pass = [n_strokes // passes + (1 if i < n_strokes % passes else 0) for i in range(passes)]
+    out_s, out_f, out_c = [], [], []
+    for p, budget in enumerate(per_pass):
+        grid = tile_grid(w, h, 2**p, tiles)
+        n_t = len(grid)
+        steps = max(1, math.ceil(budget / (k * n_t)))
+        frames = grid[:, :3].repeat_interleave(k, 0)  # (n_t * k, 3): (x0, y0, side)
+        clips = torch.cat([grid[:, :2], grid[:, :2] + grid[:, 2:]], 1).repeat_interleave(k, 0) if tiles == "paper" else None
+        left = budget
+        for t in range(steps):
+            crops_c, crops_t = [], []
+            for x0, y0, s, _ in grid.tolist():
+                ys, xs = slice(round(y0), round(y0 + s)), slice(round(x0), round(x0 + s))
+                crops_c.append(resize_t(canvas[:3, ys, xs], policy.size, policy.size))
+                crops_t.append(resize_t(target[:, ys, xs], policy.size, policy.size))
+            tt = torch.full((n_t,), t, dtype=torch.long)
+            a = policy.act(torch.stack(crops_c), torch.stack(crops_t), tt, steps).reshape(n_t * k, -1).cpu()
+            if palette is not None:
+                a = snap_to_palette(a, palette)
+            take = min(left, len(a))  # exact budget: drop the last strokes of the last step
+            c = None if clips is None else clips[:take]
+            paint_strokes(canvas, shape, a[:take], frames[:take], native=native, clips=c)
+            out_s.append(a[:take])
+            out_f.append(frames[:take])
+            if clips is not None:
+                out_c.append(c)
+            left -= take
+            if bar is not None:
+                bar.update(take)
+            if emit is not None:
+                emit(a[:take], frames[:take], c)
+            if left <= 0:
+                break
+    clips_all = torch.cat(out_c) if out_c else None
+    return torch.cat(out_s), torch.cat(out_f), clips_all
