@@ -117,10 +117,15 @@ def test_page_static_and_health():
         assert "http://" not in r.text and "https://" not in r.text  # no CDN: everything is local
         assert "default-src 'none'" in r.headers["content-security-policy"]
         assert r.headers["x-content-type-options"] == "nosniff"
-        for path, kind in (("/static/app.js", "javascript"), ("/static/app.css", "css"), ("/favicon.ico", "svg")):
+        for path, kind in (("/static/app.js", "javascript"), ("/static/shapes.js", "javascript"), ("/static/app.css", "css"),
+                           ("/favicon.ico", "svg")):
             r = await c.get(path)
             assert r.status_code == 200 and kind in r.headers["content-type"], path
             assert "http://" not in r.text.replace("http://www.w3.org/2000/svg", "")
+        shapes_js = (await c.get("/static/shapes.js")).text  # the page's live drawing, from the shape registry
+        from brushwork.stroke import SHAPES
+
+        assert all(f'"{name}": {{ length: ' in shapes_js for name in SHAPES)
         h = (await c.get("/api/health")).json()
         assert h["status"] == "ok" and h["queued"] == 0 and h["running"] == 0 and h["workers"] == 1
         cfg = (await c.get("/api/config")).json()

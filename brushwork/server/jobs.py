@@ -179,18 +179,14 @@ def encode(painting, fmt: str) -> bytes:
 
 
 def draw_list(shape_name: str, strokes, frames, native: float, clips=None) -> list:
-    """Per-stroke drawing primitives in output pixels for the page's canvas, from the shapes' own
-    geometry (so the live view matches the final render up to antialiasing):
-
-    * bezier / bezier-opaque: [x0, y0, x1, y1, x2, y2, r0, r2, a0, a2, R, G, B]
-    * circle: [cx, cy, r, a, R, G, B]
-    * triangle: [x0, y0, x1, y1, x2, y2, a, R, G, B]
-
-    R, G, B are 0..255; with clips each list ends with the clip rectangle x0, y0, x1, y1.
+    """Per-stroke drawing primitives in output pixels for the page's canvas, from the shape's own
+    geometry (`Shape.live_primitives`, drawn by its `Shape.live_js`; so the live view matches the
+    final render up to antialiasing): the primitives, then R, G, B (0..255), and with clips the clip
+    rectangle x0, y0, x1, y1.  Empty for a shape without a live view (the page waits for the PNG).
     """
     import torch
 
-    from ..stroke import get_shape
+    from ..stroke import COLOR, get_shape
 
     if not strokes:
         return []
@@ -198,19 +194,10 @@ def draw_list(shape_name: str, strokes, frames, native: float, clips=None) -> li
     s = torch.tensor(strokes, dtype=torch.float64)
     f = torch.tensor(frames, dtype=torch.float64)
     nat = torch.full((len(s),), float(native), dtype=torch.float64)
-    rgb = (s[:, 10:13] * 255).round()
-    if shape_name in ("bezier", "bezier-opaque"):
-        p0, p1, p2, r0, r2, a0, a2 = shape.geometry(s, f, nat)
-        prim = torch.cat([p0, p1, p2, r0[:, None], r2[:, None], a0[:, None], a2[:, None]], 1)
-    elif shape_name == "circle":
-        c, r, a = shape.geometry(s, f, nat)
-        prim = torch.cat([c, r[:, None], a[:, None]], 1)
-    elif shape_name == "triangle":
-        v, a = shape.geometry(s, f, nat)
-        prim = torch.cat([v.reshape(-1, 6), a[:, None]], 1)
-    else:  # a shape the page does not know: it waits for the final PNG
+    prim = shape.live_primitives(s, f, nat)
+    if prim is None:
         return []
-    out = torch.cat([prim, rgb], 1)
+    out = torch.cat([prim, (s[:, COLOR] * 255).round()], 1)
     if clips is not None:
         out = torch.cat([out, torch.tensor(clips, dtype=torch.float64)], 1)
     return [[round(v, 3) for v in row] for row in out.tolist()]

@@ -1,6 +1,9 @@
 """Stroke shapes, registered in one place: ``get_shape(name)``.
 
-Adding a shape = one new module with a `Shape` subclass, plus one line in ``_REGISTRY`` below.
+Adding a shape = one new module with a `Shape` subclass (parameter names, reference and soft
+rasterisers, SVG element, and the web page's live drawing: `Shape.live_primitives` + `Shape.live_js`),
+plus its class in ``_REGISTRY`` below.  Nothing else branches on shape names.  See docs/method.md,
+"Strokes" and "Rasterisers".
 """
 
 from __future__ import annotations

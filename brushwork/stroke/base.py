@@ -282,6 +282,17 @@ class Shape(ABC):
         along ``angle`` (radians), in a frame of side ``side`` px at the origin; used to seed
         stroke optimisation.  Values are clamped to [0.01, 0.99]."""
 
+    # --- the web page's live view ---------------------------------------------------------
+    #: JavaScript drawing one stroke on the page's canvas: a function expression ``(ctx, d) => ...``
+    #: where ``d`` holds the stroke's `live_primitives` row, then R, G, B (0..255).  It may call the
+    #: page's helpers ``rgb(R, G, B)`` and ``rgba(R, G, B, a)``.  Empty: the page shows the final PNG only.
+    live_js: str = ""
+
+    def live_primitives(self, strokes: Tensor, frames: Tensor, native: Tensor) -> Tensor | None:
+        """(N, P) numbers in output pixels that `live_js` draws each stroke from (float64 in, float64
+        out); None when the shape has no live drawing."""
+        return None
+
     # --- vector output ---------------------------------------------------------------------
     @abstractmethod
     def svg(

@@ -198,6 +198,41 @@ class Bezier(Shape):
         return s.clamp(0.01, 0.99)
 
     # --- SVG ---------------------------------------------------------------------------------
+    def live_primitives(self, strokes: Tensor, frames: Tensor, native: Tensor) -> Tensor:
+        """x0 y0 x1 y1 x2 y2 r0 r2 a0 a2 per stroke (`geometry`)."""
+        p0, p1, p2, r0, r2, a0, a2 = self.geometry(strokes, frames, native)
+        return torch.cat([p0, p1, p2, r0[:, None], r2[:, None], a0[:, None], a2[:, None]], 1)
+
+    # Discs along the curve, closer than half the smaller radius: their union is the swept stroke.
+    # Opacity linear along the stroke ("later discs overwrite"): a gradient along the chord.
+    live_js = """(ctx, d) => {
+      const [x0, y0, x1, y1, x2, y2, r0, r2, a0, a2, R, G, B] = d;
+      const len = Math.hypot(x1 - x0, y1 - y0) + Math.hypot(x2 - x1, y2 - y1);
+      const rmin = Math.max(0.35, Math.min(r0, r2));
+      const k = Math.max(2, Math.min(256, Math.ceil(len / (0.5 * rmin))));
+      ctx.beginPath();
+      for (let j = 0; j <= k; j++) {
+        const t = j / k, u = 1 - t;
+        const x = u * u * x0 + 2 * t * u * x1 + t * t * x2;
+        const y = u * u * y0 + 2 * t * u * y1 + t * t * y2;
+        const r = r0 + (r2 - r0) * t;
+        ctx.moveTo(x + r, y);
+        ctx.arc(x, y, r, 0, 2 * Math.PI);
+      }
+      const chord = Math.hypot(x2 - x0, y2 - y0);
+      if (Math.abs(a2 - a0) < 1 / 255 || chord < 0.5) {
+        ctx.globalAlpha = Math.max(0, Math.min(1, (a0 + a2) / 2));
+        ctx.fillStyle = rgb(R, G, B);
+      } else {
+        ctx.globalAlpha = 1;
+        const g = ctx.createLinearGradient(x0, y0, x2, y2);
+        g.addColorStop(0, rgba(R, G, B, a0));
+        g.addColorStop(1, rgba(R, G, B, a2));
+        ctx.fillStyle = g;
+      }
+      ctx.fill("nonzero");
+    }"""
+
     def svg(self, stroke, frame, native, fill, uid: str = "") -> str:
         """The soft rasteriser's stroke as SVG, in canvas pixels.
 

@@ -88,6 +88,20 @@ class Circle(Shape):
         return ramp(-sd) * v(a)
 
     # --- SVG -----------------------------------------------------------------------------------
+    def live_primitives(self, strokes: Tensor, frames: Tensor, native: Tensor) -> Tensor:
+        """cx cy r a per stroke (`geometry`)."""
+        c, r, a = self.geometry(strokes, frames, native)
+        return torch.cat([c, r[:, None], a[:, None]], 1)
+
+    live_js = """(ctx, d) => {
+      const [cx, cy, r, a, R, G, B] = d;
+      ctx.globalAlpha = Math.max(0, Math.min(1, a));
+      ctx.fillStyle = rgb(R, G, B);
+      ctx.beginPath();
+      ctx.arc(cx, cy, Math.max(0.25, r), 0, 2 * Math.PI);
+      ctx.fill();
+    }"""
+
     def svg(self, stroke, frame, native, fill, uid: str = "") -> str:
         """``<circle>`` with the soft rasteriser's centre and radius, ``fill-opacity`` = a."""
         s = torch.tensor([list(stroke)[:10]], dtype=torch.float64)

@@ -114,7 +114,25 @@ class Triangle(Shape):
         sd = torch.where(cmin > 0, -d, d)
         return ramp(-sd) * a[:, None, None]
 
-    # --- SVG -----------------------------------------------------------------------------------
+    # --- live view and SVG ----------------------------------------------------------------------
+    def live_primitives(self, strokes: Tensor, frames: Tensor, native: Tensor) -> Tensor:
+        """x0 y0 x1 y1 x2 y2 a per stroke (`geometry`)."""
+        v, a = self.geometry(strokes, frames, native)
+        return torch.cat([v.reshape(-1, 6), a[:, None]], 1)
+
+    # A zero-area triangle still shows as a thin line (the outline).
+    live_js = """(ctx, d) => {
+      const [x0, y0, x1, y1, x2, y2, a, R, G, B] = d;
+      ctx.globalAlpha = Math.max(0, Math.min(1, a));
+      ctx.fillStyle = rgb(R, G, B);
+      ctx.beginPath();
+      ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.lineTo(x2, y2); ctx.closePath();
+      ctx.fill();
+      ctx.strokeStyle = ctx.fillStyle;
+      ctx.lineWidth = 0.5;
+      ctx.stroke();
+    }"""
+
     def svg(self, stroke, frame, native, fill, uid: str = "") -> str:
         """``<polygon>`` through the soft rasteriser's vertices, ``fill-opacity`` = a."""
         s = torch.tensor([list(stroke)[:10]], dtype=torch.float64)

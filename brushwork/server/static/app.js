@@ -2,14 +2,13 @@
 // them on a <canvas> as they arrive.  No framework, no build step.
 //
 // Each "strokes" event carries `draw`: per-stroke primitives in output pixels, from the server's own
-// stroke geometry (bezier: x0 y0 x1 y1 x2 y2 r0 r2 a0 a2 R G B; circle: cx cy r a R G B; triangle:
-// x0 y0 x1 y1 x2 y2 a R G B; plus x0 y0 x1 y1 of a clip rectangle when tiles clip).  The live view
-// approximates the server's rasteriser; when the painting is done the exact PNG replaces it.
+// stroke geometry (each shape's `live_primitives`, then R G B, plus x0 y0 x1 y1 of a clip rectangle
+// when tiles clip), drawn by that shape's function in /static/shapes.js.  The live view approximates
+// the server's rasteriser; when the painting is done the exact PNG replaces it.
 "use strict";
 
 (function () {
   const $ = (id) => document.getElementById(id);
-  const BASE_LEN = { "bezier": 13, "bezier-opaque": 13, "circle": 7, "triangle": 10 };
 
   // Public state (read by the browser tests): job id, state, strokes drawn.
   const S = (window.brushwork = {
@@ -50,6 +49,7 @@
       const r = await fetch("/api/config");
       const c = await r.json();
       S.config = c;
+      addShapes(c.shapes);
       const strokes = $("strokes");
       strokes.max = c.max_strokes;
       strokes.value = Math.min(Number(strokes.value) || c.defaults.strokes, c.max_strokes);
@@ -142,65 +142,14 @@
     resetCanvas();
   }
 
-  const rgb = (R, G, B) => `rgb(${R | 0},${G | 0},${B | 0})`;
-  const rgba = (R, G, B, a) => `rgba(${R | 0},${G | 0},${B | 0},${Math.max(0, Math.min(1, a))})`;
-
-  function drawBezier(d) {
-    const [x0, y0, x1, y1, x2, y2, r0, r2, a0, a2, R, G, B] = d;
-    const len = Math.hypot(x1 - x0, y1 - y0) + Math.hypot(x2 - x1, y2 - y1);
-    const rmin = Math.max(0.35, Math.min(r0, r2));
-    // Discs along the curve, closer than half the smaller radius: their union is the swept stroke.
-    const k = Math.max(2, Math.min(256, Math.ceil(len / (0.5 * rmin))));
-    ctx.beginPath();
-    for (let j = 0; j <= k; j++) {
-      const t = j / k, u = 1 - t;
-      const x = u * u * x0 + 2 * t * u * x1 + t * t * x2;
-      const y = u * u * y0 + 2 * t * u * y1 + t * t * y2;
-      const r = r0 + (r2 - r0) * t;
-      ctx.moveTo(x + r, y);
-      ctx.arc(x, y, r, 0, 2 * Math.PI);
-    }
-    const chord = Math.hypot(x2 - x0, y2 - y0);
-    if (Math.abs(a2 - a0) < 1 / 255 || chord < 0.5) {
-      ctx.globalAlpha = Math.max(0, Math.min(1, (a0 + a2) / 2));
-      ctx.fillStyle = rgb(R, G, B);
-    } else {  // opacity linear along the stroke ("later discs overwrite"): a gradient along the chord
-      ctx.globalAlpha = 1;
-      const g = ctx.createLinearGradient(x0, y0, x2, y2);
-      g.addColorStop(0, rgba(R, G, B, a0));
-      g.addColorStop(1, rgba(R, G, B, a2));
-      ctx.fillStyle = g;
-    }
-    ctx.fill("nonzero");
-  }
-
-  function drawCircle(d) {
-    const [cx, cy, r, a, R, G, B] = d;
-    ctx.globalAlpha = Math.max(0, Math.min(1, a));
-    ctx.fillStyle = rgb(R, G, B);
-    ctx.beginPath();
-    ctx.arc(cx, cy, Math.max(0.25, r), 0, 2 * Math.PI);
-    ctx.fill();
-  }
-
-  function drawTriangle(d) {
-    const [x0, y0, x1, y1, x2, y2, a, R, G, B] = d;
-    ctx.globalAlpha = Math.max(0, Math.min(1, a));
-    ctx.fillStyle = rgb(R, G, B);
-    ctx.beginPath();
-    ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.lineTo(x2, y2); ctx.closePath();
-    ctx.fill();
-    ctx.strokeStyle = ctx.fillStyle;  // a zero-area triangle still shows as a thin line
-    ctx.lineWidth = 0.5;
-    ctx.stroke();
-  }
-
-  const DRAW = { "bezier": drawBezier, "bezier-opaque": drawBezier, "circle": drawCircle, "triangle": drawTriangle };
+  // How each shape is drawn comes from the server (/static/shapes.js, generated from the shapes).
+  const SHAPES = window.BRUSHWORK_SHAPES || {};
 
   function drawOne(shape, d) {
-    const fn = DRAW[shape];
-    if (!fn) return;
-    const n = BASE_LEN[shape];
+    const entry = SHAPES[shape];
+    if (!entry) return;
+    const fn = (row) => entry.draw(ctx, row);
+    const n = entry.length;
     if (d.length >= n + 4) {
       const [cx0, cy0, cx1, cy1] = d.slice(n, n + 4);
       ctx.save();
@@ -393,6 +342,15 @@
   window.addEventListener("pagehide", () => {
     if (S.job && (S.state === "queued" || S.state === "running")) navigator.sendBeacon(`/api/jobs/${S.job}/cancel`);
   });
+
+  // The shape menu: every shape the page can draw live, then (from /api/config) any other one.
+  function addShapes(names) {
+    const select = $("shape");
+    for (const name of names) {
+      if (![...select.options].some((o) => o.value === name)) select.add(new Option(name, name));
+    }
+  }
+  addShapes(Object.keys(SHAPES));
 
   busy(false);
   loadConfig();
