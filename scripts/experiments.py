@@ -1,4 +1,4 @@
-"""The paper's findings, reproduced at a scale that fits a 2-core CPU (issue 4 §2).
+"""The paper's findings, reproduced at a scale that fits a 2-core CPU (docs/experiments.md).
 
     python scripts/experiments.py model-vs-free      # model-based vs model-free (patch-Q) DDPG
     python scripts/experiments.py bundle             # action bundle k in {1, 2, 5, 8} at an equal budget

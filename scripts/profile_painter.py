@@ -1,4 +1,4 @@
-"""Profile the painter and record the effect of each speed fix, side by side in one run (issue 6 §3).
+"""Profile the painter and record the effect of each speed fix, side by side in one run.
 
     python scripts/profile_painter.py [--image PATH] [--threads 2] [--out docs/benchmarks/profile.md]
 
@@ -71,7 +71,7 @@ def optimize_resolution(img: np.ndarray, repeats: int) -> list[list]:
 def rasteriser_memory() -> list[list]:
     rows = []
     for flag in (False, True):
-        code = ("import resource, torch; torch.set_num_threads(1); from brushwork.shapes import get_shape; "
+        code = ("import resource, torch; torch.set_num_threads(1); from brushwork.stroke import get_shape; "
                 f"sh = get_shape('bezier'); sh.checkpoint_chunks = {flag}; sh.checkpoint_above = 0; "
                 "s = torch.rand(200, 13, generator=torch.Generator().manual_seed(0)).requires_grad_(); "
                 "r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; import time; t = time.perf_counter(); "

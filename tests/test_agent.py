@@ -1,4 +1,4 @@
-"""Environment, networks, rewards, model-based/model-free DDPG, replay and training (issue 3)."""
+"""Environment, networks, rewards, model-based/model-free DDPG, replay and training."""
 
 import os
 import subprocess
@@ -37,9 +37,9 @@ def filled_replay(episodes=4, steps=3, k=2):
 def test_paper_network_sizes():
     net = NetConfig.paper()
     actor, critic, disc = Actor(net), Critic(net), Discriminator()
-    assert 10.5e6 < count_parameters(actor) < 11.5e6  # SPEC: about 11.2 M
+    assert 10.5e6 < count_parameters(actor) < 11.5e6  # the paper: about 11.2 M
     assert 10.5e6 < count_parameters(critic) < 11.5e6
-    assert 0.2e6 < count_parameters(disc) < 0.35e6  # SPEC: about 0.27 M
+    assert 0.2e6 < count_parameters(disc) < 0.35e6  # the paper: about 0.27 M
     assert actor(torch.rand(2, 9, 128, 128)).shape == (2, 65)
     assert critic(torch.rand(2, 12, 128, 128)).shape == (2,)
     assert disc(torch.rand(2, 6, 128, 128)).shape == (2,)

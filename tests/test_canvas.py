@@ -1,4 +1,4 @@
-"""Compositing, backgrounds and windowed painting (issue 2 §3)."""
+"""Compositing, backgrounds and windowed painting (docs/method.md, "Compositing")."""
 
 import pytest
 import torch

@@ -6,6 +6,7 @@ Every import counts, at module level or inside a function (a lazy import is stil
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "brushwork"
@@ -117,3 +118,24 @@ def test_forbidden_arrows():
                                            "brushwork.painter.painter", "brushwork.painter.painting", "brushwork.io")))
     assert not {m for m in core if m.endswith(".cli") or m == "brushwork.cli"}, "the core imports a CLI"
     assert not inside(core, "brushwork.server") and not inside(core, "brushwork.bench")
+
+
+def test_readme_map_matches_the_tree():
+    """Every package and module of brushwork/ is in the README's layout map, and every .py it names exists."""
+    readme = (ROOT.parent / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    for path in sorted(ROOT.iterdir()):
+        if path.name.startswith((".", "_")) and path.name not in ("__init__.py", "__main__.py") or path.name == "__pycache__":
+            continue
+        name = path.name + "/" if path.is_dir() else path.name
+        assert name in layout, f"README layout map lacks brushwork/{name}"
+    folders = {p.name for p in ROOT.iterdir() if p.is_dir()}
+    current = None
+    for line in layout.splitlines():
+        head = line[2:].split(" ", 1)[0] if line.startswith("  ") and not line.startswith("   ") else ""
+        if head.endswith("/"):
+            current = head.rstrip("/")
+        for mod in re.findall(r"\b([a-z_]+\.py)\b", line):
+            where = [ROOT / mod] + ([ROOT / current / mod] if current in folders else [])
+            assert any(p.exists() for p in where), f"README names {mod} (under {current}/), which does not exist"

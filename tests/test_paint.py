@@ -1,4 +1,4 @@
-"""`brushwork paint` / `render` and the Python API: outputs, exact budgets, bad input (issue 5)."""
+"""`brushwork paint` / `render` and the Python API: outputs, exact budgets, bad input."""
 
 import io
 import json

@@ -1,4 +1,4 @@
-"""Neural renderer, weights files and renderer training (issue 2)."""
+"""Neural renderer, weights files and renderer training."""
 
 import json
 
@@ -13,7 +13,7 @@ from brushwork.stroke import get_shape
 
 def test_paper_renderer_size_and_shape():
     m = NeuralRenderer(RendererConfig.paper())
-    assert abs(count_parameters(m) - 11.04e6) < 0.05e6  # SPEC: about 11.0 M
+    assert abs(count_parameters(m) - 11.04e6) < 0.05e6  # the paper: about 11.0 M
     assert m(torch.rand(2, 10)).shape == (2, 128, 128)
     small = NeuralRenderer(RendererConfig(size=64, width=0.25))
     out = small(torch.rand(3, 10))

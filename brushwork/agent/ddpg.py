@@ -1,4 +1,4 @@
-"""DDPG for painting (SPEC 4.3-4.5): model-based (the paper's) and model-free patch-Q, WGAN-GP or L2 reward.
+"""DDPG for painting (docs/method.md, "Rewards" and "Training"): model-based (the paper's) and model-free patch-Q, WGAN-GP or L2 reward.
 
 Model-based: the renderer is a known differentiable model, so the critic values *states*:
 Q(s, a) = V(C_t, render(C_t, a), I, t+1) + r(s, a).  The actor's gradient flows through the frozen

@@ -1,4 +1,4 @@
-"""Batched painting environment (SPEC 4.1) and the stroke renderers the agent paints with.
+"""Batched painting environment (docs/method.md, "Agent") and the stroke renderers the agent paints with.
 
 All B canvases step as one tensor.  Canvas and target are uint8 (B, 3, W, W) between steps (the
 canvas is truncated, ``trunc(255 C)``, as in the paper); one step composites an action bundle of k

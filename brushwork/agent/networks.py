@@ -1,4 +1,4 @@
-"""Actor, critic and discriminator (SPEC 4.2), sizes configurable; the paper's are the defaults of
+"""Actor, critic and discriminator (docs/method.md, "Agent"), sizes configurable; the paper's are the defaults of
 `NetConfig.paper()`.
 
 * ResNet-18 topology whose every stage downsamples (stem conv stride 2, then four stages each starting

@@ -1,4 +1,4 @@
-"""Train a painting agent with DDPG (SPEC 4): model-based by default, the paper's settings as presets.
+"""Train a painting agent with DDPG (docs/method.md, "Training"): model-based by default, the paper's settings as presets.
 
     brushwork train-agent --preset small --data photos --out runs/agent           # CPU-sized
     brushwork train-agent --preset paper-celeba --data ~/celeba --device cuda      # the paper's

@@ -140,7 +140,7 @@ def write_doc(path: Path, result: dict) -> None:
         "and PSNR on [0, 1] values (peak 1), SSIM = `skimage.metrics.structural_similarity(target, painting, "
         f"channel_axis=2, data_range=255)` (implementation used: {', '.join(sorted(ssim_impl)) or '—'}). "
         "Means are over images (mean of per-image PSNRs).",
-        "* **Seconds per image**: wall time of one `brushwork.painter.paint()` call as a caller sees it (for agent "
+        "* **Seconds per image**: wall time of one `brushwork.paint()` call as a caller sees it (for agent "
         "and refine it includes loading the actor's weights, which `paint()` does on every call), after one tiny "
         "warm-up painting; mean over the images.",
         "* **Peak memory**: " + ("each (shape, method, strokes) cell runs in a fresh Python process that paints "

@@ -25,7 +25,7 @@ from .common import clock, command_line, log, machine, median, set_threads, text
 from .renderers_report import MAX_PSNR, table, targets, write_doc
 
 # Held-out strokes: torch.rand(n, 10) from this seed.  Renderer training draws batch i from the seed
-# hash((seed, rank, i)) & 0x7FFFFFFF and validates on 10_000_019 + seed (train_renderer.py).
+# hash((seed, rank, i)) & 0x7FFFFFFF and validates on 10_000_019 + seed (render/train.py).
 BENCH_SEED = 20_190_719
 
 

@@ -1,5 +1,5 @@
 """`brushwork bench scaling`: how painting time and peak memory grow with the stroke count and the output
-size (issue 6 §4), and whether re-rendering and process videos stay bounded in memory.
+size, and whether re-rendering and process videos stay bounded in memory.
 
 Cells, each in a fresh Python process (its peak RSS is its own; a cell that runs past ``--timeout`` is
 killed and reported as timed out, one that needs more than ``--mem-limit-gib`` of address space fails

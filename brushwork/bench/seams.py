@@ -1,8 +1,8 @@
 """`brushwork bench seams`: seams of the paper's disjoint coarse-to-fine tiles vs the overlapping default
-(issue 5 §2).
+(docs/method.md, "Painter").
 
 Every image is painted twice with `paint(method="agent")`, the same strokes, passes and seed: once with
-``tiles="paper"`` (SPEC §5: disjoint tiles, every stroke clipped to its tile) and once with
+``tiles="paper"`` (the paper's: disjoint tiles, every stroke clipped to its tile) and once with
 ``tiles="overlap"`` (the default: tiles overlap by a quarter, strokes cross tile borders and are
 rendered on the full canvas).  Measured along the internal borders of the paper grid
 (`painter.tile_grid(..., 2**p, "paper")` for the passes p >= 1, scaled to the output):
@@ -341,7 +341,7 @@ def write_doc(path: Path, result: dict, plots: list[Path]) -> None:
           "the same seed for both modes. Pass 0 paints the whole canvas, pass p a 2^p × 2^p grid of tiles; "
           "the agent works on the 256-px working canvas and the strokes are rendered at the output size.",
           f"* **Agent**: {agent_line(result['agent'])}.",
-          "* **tiles=\"paper\"** (SPEC §5): disjoint tiles, every stroke clipped to its tile. **tiles=\"overlap\"** "
+          "* **tiles=\"paper\"** (the paper's): disjoint tiles, every stroke clipped to its tile. **tiles=\"overlap\"** "
           "(the default): tiles 25 % larger than the grid cell, overlapping, strokes not clipped (they cross tile "
           "borders and are rendered on the full canvas).",
           f"* **Border lines**: the internal edges of the paper grid, x = {xs}, y = {ys} (output px). The overlap "

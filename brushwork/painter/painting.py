@@ -2,7 +2,7 @@
 
 A painting is resolution-independent: strokes are 13 numbers in [0, 1] placed through square frames
 ``(ox, oy, side)`` in pixels of the painting's own ``width`` x ``height``; rendering at another size
-scales the frames.  ``native`` is the canvas side the brush sizes refer to (see `brushwork.shapes`).
+scales the frames.  ``native`` is the canvas side the brush sizes refer to (see `brushwork.stroke`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Neural stroke renderer (SPEC section 3): 10 shape numbers -> alpha map, FC stack + PixelShuffle.
+"""Neural stroke renderer (docs/method.md, "Renderers"): 10 shape numbers -> alpha map, FC stack + PixelShuffle.
 
 The paper's model (``RendererConfig.paper()``) maps 10 numbers through FC 10-512-1024-2048-4096,
 reshapes to 16 channels at 16x16, and upsamples three times with [conv3x3, ReLU, conv3x3,
@@ -106,7 +106,7 @@ def load_renderer(name_or_path: str = "bezier", device: str | torch.device = "cp
     """A frozen neural renderer from a shipped name ("bezier") or a .safetensors path.
 
     The file alone rebuilds the model (its config is in the metadata); shipped files are checked
-    against their SHA-256.  Raises `brushwork.weights.WeightsError` naming the file on any problem.
+    against their SHA-256.  Raises `brushwork.io.weights.WeightsError` naming the file on any problem.
     """
     from ..io.weights import load_state_strict, load_weights, resolve
 

@@ -1,4 +1,4 @@
-"""Train a neural stroke renderer against a shape's exact reference rasteriser (SPEC section 3).
+"""Train a neural stroke renderer against a shape's exact reference rasteriser (docs/method.md, "Renderers").
 
     brushwork train-renderer --shape bezier --size 128 --steps 500000 --out runs/renderer-bezier
 

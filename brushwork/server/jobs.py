@@ -1,7 +1,7 @@
 """Painting jobs for the web app: a bounded queue, a pool of worker threads, live events, cancel.
 
 Nothing here knows about HTTP.  `JobManager.submit` takes a decoded image (an RGB array, never a
-path) and options; a worker thread paints it with `brushwork.painter.paint`, recording every batch of
+path) and options; a worker thread paints it with `brushwork.painter.painter.paint`, recording every batch of
 strokes as an event.  Readers (the SSE route) wait for new events with `Job.wait` from any asyncio
 loop; the painting thread wakes them with ``loop.call_soon_threadsafe``.
 
@@ -83,7 +83,7 @@ class Job:
     started: float = 0.0
     finished: float = 0.0
     strokes_done: int = 0
-    painting: object = None  # brushwork.painting.Painting once done
+    painting: object = None  # brushwork.painter.painting.Painting once done
     error: str = ""
     events: list = field(default_factory=list)  # (kind, data) in order; the SSE id is the index
     _cancel: threading.Event = field(default_factory=threading.Event)

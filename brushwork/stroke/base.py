@@ -1,7 +1,7 @@
 """What every stroke shape shares: the 13-number layout, validation, frames and windowed soft rendering.
 
 A stroke is 13 numbers in [0, 1]: 10 shape numbers (their meaning depends on the shape) followed by
-R, G, B.  Only the shape numbers define the alpha map; colour is applied by `brushwork.canvas`.
+R, G, B.  Only the shape numbers define the alpha map; colour is applied by `brushwork.stroke.canvas`.
 
 Strokes are placed on a canvas through a *frame*: a square box ``(ox, oy, side)`` in canvas pixels
 (float).  A stroke's coordinates are fractions of its frame, so the same stroke vector can be drawn on

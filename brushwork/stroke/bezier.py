@@ -1,4 +1,4 @@
-"""Quadratic Bezier stroke with variable radius and opacity: the paper's stroke (SPEC section 2).
+"""Quadratic Bezier stroke with variable radius and opacity: the paper's stroke (docs/method.md, "Strokes").
 
 Shape numbers: x0 y0 | x1 y1 (middle control point, relative: P1 = P0 + (P2 - P0) * (x1, y1)) | x2 y2 |
 r0 r2 (radius at start / end) | a0 a2 (opacity at start / end).  x is the column, y the row.
@@ -47,7 +47,7 @@ class Bezier(Shape):
     def opacities(self, s: Tensor) -> tuple[Tensor, Tensor]:
         return s[:, 8], s[:, 9]
 
-    # --- exact reference (SPEC 2.1) --------------------------------------------------------
+    # --- exact reference (docs/method.md, "Rasterisers") ------------------------------------
     @torch.no_grad()
     def reference(self, strokes: Tensor, size: int) -> Tensor:
         """(N, >=10) -> alpha (N, size, size). 2x supersampled, 100 discs, later discs overwrite."""
@@ -90,7 +90,7 @@ class Bezier(Shape):
         canvas = render_windowed(boxes, big, big, draw, REFERENCE_CHUNK)
         return downsample2(canvas)
 
-    # --- soft, differentiable (SPEC 2.4) ---------------------------------------------------
+    # --- soft, differentiable (docs/method.md, "Rasterisers") -------------------------------
     def geometry(self, s: Tensor, frames: Tensor, native: Tensor):
         """Continuous pixel geometry: P0, P1, P2 (N, 2), radii r0, r2 (N,), opacities a0, a2 (N,).
 

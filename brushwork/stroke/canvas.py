@@ -1,6 +1,6 @@
 """Canvases: the one place strokes meet pixels (compositing), backgrounds and CoordConv planes.
 
-Compositing (SPEC 2.2): for the strokes of a step, in order, ``C <- C * (1 - A_i) + A_i * c_i`` per
+Compositing (docs/method.md, "Compositing"): for the strokes of a step, in order, ``C <- C * (1 - A_i) + A_i * c_i`` per
 channel, where A_i is the stroke's alpha map and c_i its colour.  A transparent canvas carries a fourth
 (alpha) channel composited the same way with colour 1, so a painting can be saved as RGBA.
 """

@@ -1,4 +1,4 @@
-"""Filled circle: centre, radius and opacity (SPEC section 2.3).
+"""Filled circle: centre, radius and opacity (docs/method.md, "Strokes").
 
 Shape numbers: cx cy | r | a | 6 unused.  x is the column, y the row.  The reference is exactly one
 disc of the Bezier reference: the centre maps to p = int(v (2W - 1) + 0.5) on the 2x supersampled

@@ -1,4 +1,4 @@
-"""Filled triangle: three vertices and an opacity (SPEC section 2.3).
+"""Filled triangle: three vertices and an opacity (docs/method.md, "Strokes").
 
 Shape numbers: x0 y0 | x1 y1 | x2 y2 | a | 3 unused.  x is the column, y the row.  The reference maps
 each vertex to p = int(v (2W - 1) + 0.5) on the 2x supersampled canvas, gives every lattice pixel
