@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("brushwork.painter.cli", "re-render a JSON stroke file at any size"),
     "train-renderer": ("brushwork.render.train", "train a neural stroke renderer"),
     "train-agent": ("brushwork.agent.train", "train a painting agent (DDPG)"),
-    "data": ("brushwork.data", "fetch the offline training datasets"),
+    "data": ("brushwork.data.cli", "fetch the offline training datasets"),
     "bench": ("brushwork.bench.cli", "benchmarks: renderers, paint"),
     "serve": ("brushwork.server", "start the web app"),
 }

@@ -163,22 +163,14 @@ def test_text_file(tmp_path):
         load_image(p)
 
 
-def test_truncated_png(tmp_path):
+@pytest.mark.parametrize("ext", ["png", "jpg"])
+def test_truncated_file(tmp_path, ext):
     rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "full.png")
-    data = (tmp_path / "full.png").read_bytes()
-    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageError, match=r"cut\.png: corrupt or truncated"):
-        load_image(tmp_path / "cut.png")
-
-
-def test_truncated_jpeg(tmp_path):
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "full.jpg")
-    data = (tmp_path / "full.jpg").read_bytes()
-    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageError, match=r"cut\.jpg: corrupt or truncated"):
-        load_image(tmp_path / "cut.jpg")
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / f"full.{ext}")
+    data = (tmp_path / f"full.{ext}").read_bytes()
+    (tmp_path / f"cut.{ext}").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match=rf"cut\.{ext}: corrupt or truncated"):
+        load_image(tmp_path / f"cut.{ext}")
 
 
 def test_tiny_images_rejected(tmp_path):

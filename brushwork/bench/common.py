@@ -164,3 +164,13 @@ def pyplot(bench: str, what: str = "plots"):
         log(f"bench {bench}: matplotlib is not installed (pip install brushwork[bench]); no {what}")
         return None
     return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, write and close a matplotlib figure; returns ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import fmt, fmt_seconds, kept_notes, machine_line, md_table, pyplot, text_table
+from .common import fmt, fmt_seconds, kept_notes, machine_line, md_table, pyplot, save_figure, text_table
 
 PLOTS = ("bench_psnr_strokes.png", "bench_psnr_seconds.png")
 HEADERS = ["shape", "method", "strokes", "MSE", "PSNR dB", "SSIM", "s / image", "× paper-size time",
@@ -85,11 +85,7 @@ def plot(result: dict, folder: Path) -> list[Path]:
         ax.set_title(f"{len(result['images'])} image(s), size {result['size']}")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = folder / name
-        fig.savefig(path)
-        plt.close(fig)
-        files.append(path)
+        files.append(save_figure(fig, folder / name))
     return files
 
 

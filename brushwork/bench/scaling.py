@@ -31,7 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import command_line, fmt, fmt_seconds, kept_notes, log, machine, machine_line, md_table, pyplot, set_threads, text_table
+from .common import (
+    command_line,
+    fmt,
+    fmt_seconds,
+    kept_notes,
+    log,
+    machine,
+    machine_line,
+    md_table,
+    pyplot,
+    save_figure,
+    set_threads,
+    text_table,
+)
 
 RESULT_TAG = "SCALING_CELL "
 PHASE_TAG = "SCALING_PHASE "
@@ -627,11 +640,7 @@ def plot(result: dict, folder: Path) -> list[Path]:
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7)
         fig.suptitle(title, fontsize=10)
-        fig.tight_layout()
-        path = folder / name
-        fig.savefig(path)
-        plt.close(fig)
-        files.append(path)
+        files.append(save_figure(fig, folder / name))
     return files
 
 

