@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from ..stroke.base import N_PARAMS
 from ..stroke.canvas import coord_planes
 
 
@@ -92,7 +93,7 @@ class NetConfig:
     width: int = 64  # channels of the first stage (paper 64)
     blocks: tuple[int, ...] = (2, 2, 2, 2)  # ResNet-18
     bundle: int = 5  # strokes per action (k)
-    params: int = 13  # numbers per stroke
+    params: int = N_PARAMS  # numbers per stroke
 
     @staticmethod
     def paper() -> NetConfig:

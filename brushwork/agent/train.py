@@ -16,14 +16,17 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
 from .. import device as distributed
+from ..cli import choices
 from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
-from ..stroke import SHAPES
+from ..stroke import N_PARAMS, SHAPES
+from ..stroke.canvas import NAMED
 from .ddpg import Agent, DDPGConfig
 from .env import PaintEnv, make_renderer, to_float
 from .evaluate import run_episodes
@@ -39,7 +42,7 @@ class Args:
     data: str = "photos"  # mnist, fashion, photos, faces, solid, strokes, or a folder of images
     data_root: Path | None = None  # where `brushwork data fetch` put the datasets (default: its default)
     size: int = 64  # canvas side W in pixels (paper 128)
-    shape: str = "bezier"  # stroke shape
+    shape: Annotated[str, choices(SHAPES, help="stroke shape")] = "bezier"
     renderer: str = "analytic"  # analytic (soft rasteriser), neural (shipped), or a renderer .safetensors
     compile: bool = True  # torch.compile the analytic rasteriser (~1 min to compile, then 5-15x faster)
     bundle: int = 5  # strokes per step k (paper 5)
@@ -47,9 +50,9 @@ class Args:
     envs: int = 16  # parallel canvases per rank (paper 96)
     batch: int = 32  # replay batch per update (paper 96)
     width: int = 32  # ResNet width of actor and critic (paper 64)
-    algo: str = "model-based"  # model-based (paper) or model-free
+    algo: Annotated[str, choices(("model-based", "model-free"), help="model-based (paper) or model-free")] = "model-based"
     patch_q: bool = True  # model-free: one Q per image patch (the paper's baseline) or one per image
-    reward: str = "wgan"  # wgan (paper) or l2
+    reward: Annotated[str, choices(("wgan", "l2"), help="wgan (paper) or l2")] = "wgan"
     discount: float = 0.95  # per-stroke discount; the per-step gamma is discount ** bundle (paper)
     tau: float = 0.001  # soft target update rate
     noise: float | None = None  # exploration noise std (default: 0 model-based, 0.05 model-free)
@@ -61,7 +64,7 @@ class Args:
     lr_actor: float = 1e-3
     warmstart: int = 0  # greedy actor pre-training updates (gamma 0, L2 reward, no critic) before DDPG
     init_actor: Path | None = None  # start the actor (and its target) from these actor weights
-    background: str = "black"  # canvas background (paper: black)
+    background: Annotated[str, choices(NAMED, "transparent", "#rrggbb", help="canvas background (paper: black)")] = "black"
     eval_every: int = 50  # batched episodes between evaluations
     eval_images: int = 32  # held-out images per evaluation
     ckpt_every: int = 20  # batched episodes between checkpoints
@@ -180,7 +183,7 @@ def main(args: Args) -> Path:
         state_init, _ = load_weights(args.init_actor, "actor")
         load_state_strict(agent.actor, state_init, args.init_actor)
         agent.actor_t.load_state_dict(agent.actor.state_dict())
-    replay = EpisodeReplay(args.replay, args.steps, args.size, args.bundle * 13)
+    replay = EpisodeReplay(args.replay, args.steps, args.size, args.bundle * N_PARAMS)
     state = {"env_steps": 0, "episodes": 0, "updates": 0, "warmstart_done": 0, "seconds": 0.0, "best_psnr": -math.inf}
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"
     if args.resume:

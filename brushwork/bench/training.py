@@ -19,6 +19,7 @@ from ..agent.ddpg import Agent
 from ..agent.env import PaintEnv
 from ..agent.replay import EpisodeReplay
 from ..render.model import NeuralRenderer, RendererConfig, as_stroke_renderer
+from ..stroke import N_PARAMS
 from .common import command_line, fmt, log, machine, machine_line, md_table, set_threads, text_table
 
 
@@ -56,10 +57,10 @@ def time_preset(name: str, bench: TrainingBenchArgs) -> dict:
     g = torch.Generator().manual_seed(0)
     targets = torch.randint(0, 256, (args.envs, 3, args.size, args.size), dtype=torch.uint8, generator=g)
     episodes = 4
-    replay = EpisodeReplay(episodes, args.steps, args.size, args.bundle * 13)
+    replay = EpisodeReplay(episodes, args.steps, args.size, args.bundle * N_PARAMS)
     replay.add(torch.randint(0, 256, (episodes, args.steps + 1, 3, args.size, args.size), dtype=torch.uint8, generator=g),
                torch.randint(0, 256, (episodes, 3, args.size, args.size), dtype=torch.uint8, generator=g),
-               torch.rand(episodes, args.steps, args.bundle * 13, generator=g))
+               torch.rand(episodes, args.steps, args.bundle * N_PARAMS, generator=g))
     obs = env.reset(targets)
     t0 = time.perf_counter()
     obs, _ = env.step(agent.act(obs))  # warm-up (and compilation)

@@ -18,17 +18,13 @@ from typing import Annotated
 import tyro
 from tqdm import tqdm
 
+from ..cli import choices
 from ..stroke import SHAPES
 from ..stroke.canvas import NAMED
 from .painter import METHODS, PaintConfig, check
 from .tiles import TILINGS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
-
-
-def choices(options, *more: str, help: str) -> tyro.conf.arg:
-    """A flag whose values are a fixed set: listed in --help, checked by `check` (one clear error line)."""
-    return tyro.conf.arg(metavar="{" + ",".join([*options, *more]) + "}", help=help)
 
 
 @dataclass(kw_only=True)

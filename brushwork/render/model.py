@@ -83,7 +83,7 @@ class NeuralRenderer(nn.Module):
         self.conv = nn.Sequential(*blocks)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.fc(x[:, :10])
+        x = self.fc(x[:, :N_SHAPE])
         x = x.view(-1, self.c0, 16, 16)
         return torch.sigmoid(self.conv(x))[:, 0]
 

@@ -16,12 +16,14 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
 from .. import device as distributed
+from ..cli import choices
 from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
 from ..metrics import psnr_from_mse
 from ..stroke import SHAPES, get_shape
@@ -32,7 +34,7 @@ from .model import NeuralRenderer, RendererConfig, count_parameters
 class Args:
     """Train a neural renderer for one stroke shape."""
 
-    shape: str = "bezier"  # stroke shape to imitate (bezier, bezier-opaque, circle, triangle)
+    shape: Annotated[str, choices(SHAPES, help="stroke shape to imitate")] = "bezier"
     size: int = 128  # output side in pixels: 16 * 2**k
     width: float = 1.0  # layer-width multiplier (1.0 = the paper's 11 M-parameter model at 128 px)
     steps: int = 500_000  # optimiser steps (paper: 500k)

@@ -51,7 +51,7 @@ class Bezier(Shape):
     @torch.no_grad()
     def reference(self, strokes: Tensor, size: int) -> Tensor:
         """(N, >=10) -> alpha (N, size, size). 2x supersampled, 100 discs, later discs overwrite."""
-        s = strokes[:, :10].double()
+        s = strokes[:, :N_SHAPE].double()
         big = 2 * size
         p0, p1, p2 = control_points(s)
         to_px = lambda v: torch.floor(v * (big - 1) + 0.5)  # noqa: E731  p = int(v (2W-1) + 0.5)
@@ -249,7 +249,7 @@ class Bezier(Shape):
         Masks render correctly in browsers, Inkscape, librsvg and resvg; cairosvg ignores mask
         luminance (the stroke then shows at full opacity).
         """
-        s = torch.tensor([list(stroke)[:10]], dtype=torch.float64)
+        s = torch.tensor([list(stroke)[:N_SHAPE]], dtype=torch.float64)
         f = torch.tensor([list(frame)[:3]], dtype=torch.float64)
         p0, p1, p2, r0, r2, a0, a2 = (
             x[0] for x in self.geometry(s, f, torch.tensor([float(native)], dtype=torch.float64))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Shape, Windows, downsample2, ramp, render_windowed
+from .base import N_SHAPE, Shape, Windows, downsample2, ramp, render_windowed
 
 # Calibration of the continuous disc against the integer reference, in pixels of the 2W
 # supersampled canvas, fitted on 1000 random strokes at 128 px (alpha PSNR, soft vs reference).
@@ -35,7 +35,7 @@ class Circle(Shape):
     @torch.no_grad()
     def reference(self, strokes: Tensor, size: int) -> Tensor:
         """(N, >=10) -> alpha (N, size, size): one filled lattice disc of value a, 2x2 box downsample."""
-        s = strokes[:, :10].double()
+        s = strokes[:, :N_SHAPE].double()
         big = 2 * size
         c = torch.floor(s[:, 0:2] * (big - 1) + 0.5).long()  # (N, 2) as (col, row)
         rad = (1 + torch.floor(s[:, 2] * size / 2)).long()
@@ -104,7 +104,7 @@ class Circle(Shape):
 
     def svg(self, stroke, frame, native, fill, uid: str = "") -> str:
         """``<circle>`` with the soft rasteriser's centre and radius, ``fill-opacity`` = a."""
-        s = torch.tensor([list(stroke)[:10]], dtype=torch.float64)
+        s = torch.tensor([list(stroke)[:N_SHAPE]], dtype=torch.float64)
         f = torch.tensor([list(frame)], dtype=torch.float64)
         centre, radius, a = self.geometry(s, f, torch.tensor([float(native)], dtype=torch.float64))
         ident = f' id="{uid}"' if uid else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from . import get_shape
+from . import N_PARAMS, get_shape
 from .canvas import Background, composite, stroke_colors
 
 
@@ -29,7 +29,7 @@ class SyntheticSource:
             rgb = torch.rand(n, 3, 1, 1, generator=generator)
             img = rgb.expand(n, 3, w, w)
         else:
-            s = torch.rand(n, 13, generator=generator)
+            s = torch.rand(n, N_PARAMS, generator=generator)
             s[:, 6:8] = 0.3 + 0.5 * s[:, 6:8]  # visible brushes
             s[:, 8:10] = 1.0
             alpha = self.shape.soft(s, w, validate=False)

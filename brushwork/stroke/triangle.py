@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Shape, Windows, downsample2, ramp, render_windowed
+from .base import N_SHAPE, Shape, Windows, downsample2, ramp, render_windowed
 
 # Calibration of the continuous triangle against the integer reference, in pixels of the 2W
 # supersampled canvas.  A vertex on 2W lattice index c is the centre of that lattice pixel, c + 0.5,
@@ -32,7 +32,7 @@ class Triangle(Shape):
     @torch.no_grad()
     def reference(self, strokes: Tensor, size: int) -> Tensor:
         """(N, >=10) -> alpha (N, size, size): lattice pixels inside or on the triangle get a."""
-        s = strokes[:, :10].double()
+        s = strokes[:, :N_SHAPE].double()
         big = 2 * size
         v = torch.floor(s[:, 0:6] * (big - 1) + 0.5).long().view(-1, 3, 2)  # (N, 3, (col, row))
         val = s[:, 6].float()
@@ -135,7 +135,7 @@ class Triangle(Shape):
 
     def svg(self, stroke, frame, native, fill, uid: str = "") -> str:
         """``<polygon>`` through the soft rasteriser's vertices, ``fill-opacity`` = a."""
-        s = torch.tensor([list(stroke)[:10]], dtype=torch.float64)
+        s = torch.tensor([list(stroke)[:N_SHAPE]], dtype=torch.float64)
         f = torch.tensor([list(frame)], dtype=torch.float64)
         nat = torch.tensor([float(native)], dtype=torch.float64)
         verts, a = self.geometry(s, f, nat)
