@@ -26,10 +26,6 @@ class Policy:
     background: str
     meta: dict
 
-    @property
-    def strokes_per_episode(self) -> int:
-        return self.bundle * self.steps
-
     @torch.no_grad()
     def act(self, canvas: Tensor, target: Tensor, t: Tensor, steps: int) -> Tensor:
         """Strokes (B, k, 13) for canvases and targets (B, 3, h, w) float in [0, 1] (resized to the

@@ -16,7 +16,6 @@ painting is re-rendered larger makes thin strokes scale with it instead of stayi
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -314,13 +313,6 @@ def clip_mask(clips: Tensor, px: Tensor, py: Tensor) -> Tensor:
     return (inx & iny).to(px.dtype)
 
 
-def supersampled_grid(size: int, device=None) -> tuple[Tensor, Tensor]:
-    """Integer pixel indices of the 2x supersampled reference canvas: cols (1, 1, 2W), rows (1, 2W, 1)."""
-    s = 2 * size
-    ar = torch.arange(s, device=device)
-    return ar.view(1, 1, s), ar.view(1, s, 1)
-
-
 def downsample2(canvas: Tensor) -> Tensor:
     """2x2 box average (N, 2W, 2W) -> (N, W, W): the reference's final step."""
     n, h, w = canvas.shape
@@ -331,15 +323,3 @@ def ramp(x: Tensor) -> Tensor:
     """Coverage of a pixel whose centre is ``x`` pixels inside an edge: 0 outside, 1 inside, linear
     over one pixel. Its gradient is non-zero on the edge only, like a real rasteriser's."""
     return (x / EDGE + 0.5).clamp(0.0, 1.0)
-
-
-def frame_scale(frames: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(ox, oy, side) columns of frames, each (N,)."""
-    return frames[:, 0], frames[:, 1], frames[:, 2]
-
-
-def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
-    return a + (b - a) * t
-
-
-PI = math.pi
