@@ -29,7 +29,7 @@ from ..stroke import SHAPES, get_shape
 from ..stroke.canvas import Background, snap_to_palette
 from .optimize import OptimizeConfig, optimize_strokes, refine_strokes
 from .painting import Painting
-from .tiles import TILINGS, agent_strokes, default_passes, tile_grid  # noqa: F401  (tile_grid: re-exported)
+from .tiles import TILINGS, agent_strokes, default_passes
 
 METHODS = ("auto", "agent", "refine", "optimize")
 # What "auto" means: the best method measured on the dev photos that meets the speed target
@@ -88,48 +88,24 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     cfg = merge_config(config, overrides)
     phases = Phases(on_phase)
     t0 = time.time()
-    background = Background.parse(cfg.background)
     with phases("load_s"):
-        rgb, note = load_rgb(image, background)
-        W, H = output_size(rgb.shape[1], rgb.shape[0], cfg.width, cfg.height)
-        n_old, n = stroke_budget(cfg, W, H, resume)
-        if not cfg.quiet and note:
-            print(f"note: {note}")
-        device = pick_device(cfg.device)
-        method = AUTO_METHOD if cfg.method == "auto" else cfg.method
-        policy = load_policy(cfg, method, device)
-        passes = cfg.passes or default_passes(W, H)
-        ww, wh = working_size(W, H, cfg, policy, passes)
-        target_full = resize_t(to_tensor(rgb), H, W)
-        target = resize_t(target_full, wh, ww)
-        palette = parse_palette(cfg.palette)
-        old, canvas = starting_canvas(resume, background, ww, wh)
-        # What refinement paints over: the background, under the resumed strokes too (they are refined as well).
-        start = canvas.clone() if resume is None else background.canvas(wh, ww)
-    live = LiveView(on_strokes, cfg, n_old, n, (W, H), (ww, wh))
-    with phases(f"{'agent_loop' if method != 'optimize' else 'optimize'}_s"):
-        strokes, frames, clips, native = produce_strokes(method, cfg, policy, target, canvas, n - n_old, passes, palette,
-                                                         resume, live)
-    if old is not None:
-        strokes, frames, clips = append_to(old, strokes, frames, clips, ww, wh)
-    if method == "optimize":  # its final joint pass moved every new stroke: resend them all
+        plan = plan_painting(image, cfg, resume)
+    live = LiveView(on_strokes, plan)
+    with phases("optimize_s" if plan.method == "optimize" else "agent_loop_s"):
+        strokes, frames, clips, native = produce_strokes(plan, resume, live)
+    if plan.old is not None:
+        strokes, frames, clips = append_to(plan.old, strokes, frames, clips, plan.ww, plan.wh)
+    if plan.method == "optimize":  # its final joint pass moved every new stroke: resend them all
         live(strokes, frames, clips, replace=True)
-    if method == "refine":
+    if plan.method == "refine":
         with phases("refine_s"):
-            strokes = refine_strokes(target, strokes, frames, native, get_shape(cfg.shape, compiled=cfg.compile), start,
-                                     cfg.refine_iters, 0.03, palette, clips=clips)
+            strokes = refine_strokes(plan.target, strokes, frames, native, get_shape(cfg.shape, compiled=cfg.compile),
+                                     plan.start, cfg.refine_iters, 0.03, plan.palette, clips=clips)
         live(strokes, frames, clips, replace=True)
-    if palette is not None:  # the optimiser rendered snapped colours; store them so
-        strokes = snap_to_palette(strokes, palette)
-    # The agent painted these very strokes on a full-size canvas: reuse it instead of rendering them all
-    # again (a third of an agent painting's time at 128 px).
-    reuse = method == "agent" and resume is None and (ww, wh) == (W, H)
-    painting = Painting(cfg.shape, W, H, strokes, frames * live.to_out, native=native, background=background,
-                        clips=None if clips is None else clips * live.to_out_clip, target=to_uint8(target_full),
-                        rendered=to_uint8(canvas) if reuse else None)
+    painting = build_painting(plan, strokes, frames, clips, native, live)
     with phases("output_render_s"):
         out = to_tensor(painting.render()[..., :3])
-    painting.metrics = measure(painting, out, target_full, method, time.time() - t0, note, phases.seconds)
+    painting.metrics = measure(painting, out, plan, time.time() - t0, phases.seconds)
     return painting
 
 
@@ -161,6 +137,50 @@ class Phases:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
             if self.report is not None:
                 self.report(name, self.seconds[name])
+
+
+@dataclass
+class Plan:
+    """What `paint` settles before the first stroke: sizes, budget, method, agent, targets and canvas."""
+
+    cfg: PaintConfig
+    background: Background
+    note: str | None  # about the input (e.g. "first frame of an animation")
+    W: int  # output size
+    H: int
+    ww: int  # working-canvas size
+    wh: int
+    n_old: int  # strokes of the resumed painting
+    n: int  # strokes of the finished painting
+    method: str  # agent, refine or optimize ("auto" resolved)
+    policy: object  # the agent (agent, refine) or None
+    passes: int  # the agent's coarse-to-fine passes
+    target_full: torch.Tensor  # (3, H, W)
+    target: torch.Tensor  # (3, wh, ww)
+    palette: torch.Tensor | None
+    old: Painting | None  # the resumed painting at the working size
+    canvas: torch.Tensor  # what the new strokes are painted on (C, wh, ww)
+    start: torch.Tensor  # what refinement paints over: the background (the resumed strokes are refined too)
+
+
+def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
+    """Load the input, then size, budget, method, agent, targets and the starting canvas."""
+    background = Background.parse(cfg.background)
+    rgb, note = load_rgb(image, background)
+    W, H = output_size(rgb.shape[1], rgb.shape[0], cfg.width, cfg.height)
+    n_old, n = stroke_budget(cfg, W, H, resume)
+    if not cfg.quiet and note:
+        print(f"note: {note}")
+    device = pick_device(cfg.device)
+    method = AUTO_METHOD if cfg.method == "auto" else cfg.method
+    policy = load_policy(cfg, method, device)
+    passes = cfg.passes or default_passes(W, H)
+    ww, wh = working_size(W, H, cfg, policy, passes)
+    target_full = resize_t(to_tensor(rgb), H, W)
+    old, canvas = starting_canvas(resume, background, ww, wh)
+    start = canvas.clone() if resume is None else background.canvas(wh, ww)
+    return Plan(cfg, background, note, W, H, ww, wh, n_old, n, method, policy, passes, target_full,
+                resize_t(target_full, wh, ww), parse_palette(cfg.palette), old, canvas, start)
 
 
 def load_rgb(image, background: Background) -> tuple[np.ndarray, str | None]:
@@ -233,9 +253,10 @@ def starting_canvas(resume: Painting | None, background: Background, ww: int, wh
 class LiveView:
     """Sends the strokes produced so far to ``on_strokes`` (see `paint`), in output pixels."""
 
-    def __init__(self, on_strokes, cfg: PaintConfig, done: int, total: int, size: tuple[int, int], work: tuple[int, int]):
-        self.on_strokes, self.cfg, self.done, self.total, self.size = on_strokes, cfg, done, total, size
-        sx, sy = size[0] / work[0], size[1] / work[1]
+    def __init__(self, on_strokes, plan: Plan):
+        self.on_strokes, self.cfg, self.done, self.total = on_strokes, plan.cfg, plan.n_old, plan.n
+        self.size = (plan.W, plan.H)
+        sx, sy = plan.W / plan.ww, plan.H / plan.wh
         self.to_out = torch.tensor([sx, sy, math.sqrt(sx * sy)])  # frames (x0, y0, side): working -> output px
         self.to_out_clip = torch.tensor([sx, sy, sx, sy])
         self.native = 0.0  # the brush scale, set once the method has chosen it
@@ -251,26 +272,25 @@ class LiveView:
                          "native": self.native, "background": self.cfg.background, "replace": replace})
 
 
-def produce_strokes(method: str, cfg: PaintConfig, policy, target: torch.Tensor, canvas: torch.Tensor, n: int,
-                    passes: int, palette: torch.Tensor | None, resume: Painting | None, live: LiveView):
-    """``n`` new strokes painted over ``canvas`` (in place for the agent): (strokes, frames, clips or None,
-    native brush scale), in working pixels.  optimize: from scratch; agent and refine: the agent's loop."""
-    _, wh, ww = target.shape
-    bar = tqdm(total=n, desc=f"paint ({method})", disable=cfg.quiet, leave=False, dynamic_ncols=True, unit="stroke")
+def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
+    """The new strokes, painted over ``plan.canvas`` (in place for the agent): (strokes, frames, clips or
+    None, native brush scale), in working pixels.  optimize: from scratch; agent and refine: the agent's loop."""
+    cfg, n = plan.cfg, plan.n - plan.n_old
+    bar = tqdm(total=n, desc=f"paint ({plan.method})", disable=cfg.quiet, leave=False, dynamic_ncols=True, unit="stroke")
     try:
-        if method == "optimize":
-            native = resume.native if resume is not None else float(max(ww, wh))
+        if plan.method == "optimize":
+            native = resume.native if resume is not None else float(max(plan.ww, plan.wh))
             live.native = native
             ocfg = OptimizeConfig(iters=cfg.optimize_iters, final_iters=cfg.optimize_iters // 2)
-            strokes, frames = optimize_strokes(target, n, get_shape(cfg.shape, compiled=cfg.compile), canvas, ocfg, cfg.seed,
-                                               palette, progress=not cfg.quiet, native=native,
+            strokes, frames = optimize_strokes(plan.target, n, get_shape(cfg.shape, compiled=cfg.compile), plan.canvas, ocfg,
+                                               cfg.seed, plan.palette, progress=not cfg.quiet, native=native,
                                                on_stage=lambda s, f: live(s, f, None))
             bar.update(n)
             return strokes, frames, None, native
-        native = resume.native if resume is not None else float(policy.size)
+        native = resume.native if resume is not None else float(plan.policy.size)
         live.native = native
-        strokes, frames, clips = agent_strokes(policy, target, n, cfg.shape, cfg.tiles, canvas, passes, palette, bar, native,
-                                               live)
+        strokes, frames, clips = agent_strokes(plan.policy, plan.target, n, cfg.shape, cfg.tiles, plan.canvas, plan.passes,
+                                               plan.palette, bar, native, live)
         return strokes, frames, clips, native
     finally:
         bar.close()
@@ -287,18 +307,31 @@ def append_to(old: Painting, strokes: torch.Tensor, frames: torch.Tensor, clips:
     return torch.cat([old.strokes, strokes]), torch.cat([old.frames, frames]), clips
 
 
-def measure(painting: Painting, out: torch.Tensor, target: torch.Tensor, method: str, seconds: float, note: str | None,
-            phases: dict[str, float]) -> dict:
+def build_painting(plan: Plan, strokes: torch.Tensor, frames: torch.Tensor, clips: torch.Tensor | None, native: float,
+                   live: LiveView) -> Painting:
+    """The `Painting`, in output pixels, colours snapped to the palette (the optimiser rendered them
+    snapped; store them so).  When the agent painted these very strokes on a full-size canvas, that
+    canvas is its image (rendering them all again is a third of an agent painting's time at 128 px)."""
+    if plan.palette is not None:
+        strokes = snap_to_palette(strokes, plan.palette)
+    reuse = plan.method == "agent" and plan.old is None and (plan.ww, plan.wh) == (plan.W, plan.H)
+    return Painting(plan.cfg.shape, plan.W, plan.H, strokes, frames * live.to_out, native=native,
+                    background=plan.background, clips=None if clips is None else clips * live.to_out_clip,
+                    target=to_uint8(plan.target_full), rendered=to_uint8(plan.canvas) if reuse else None)
+
+
+def measure(painting: Painting, out: torch.Tensor, plan: Plan, seconds: float, phases: dict[str, float]) -> dict:
     """The painting's metrics: strokes, method, PSNR, SSIM, seconds, size, phase timings (and the input's note)."""
     t0 = time.perf_counter()
-    metrics = {"strokes": len(painting), "method": method, "psnr": round(float(psnr(out, target)), 3),
+    target = plan.target_full
+    metrics = {"strokes": len(painting), "method": plan.method, "psnr": round(float(psnr(out, target)), 3),
                "ssim": round(float(ssim(out, target)), 4), "seconds": 0.0, "width": painting.width,
                "height": painting.height}
     phases["measure_s"] = time.perf_counter() - t0
     metrics["seconds"] = round(seconds + phases["measure_s"], 2)
     metrics["phases"] = {k: round(v, 3) for k, v in phases.items()}
-    if note:
-        metrics["note"] = note
+    if plan.note:
+        metrics["note"] = plan.note
     return metrics
 
 
