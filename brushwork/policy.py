@@ -53,7 +53,8 @@ def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") 
     state, meta = load_weights(path, "actor")
     cfg = meta["config"]
     net = cfg["net"]
-    actor = Actor(NetConfig(width=net["width"], blocks=tuple(net["blocks"]), bundle=net["bundle"], params=net["params"]))
+    actor = Actor(NetConfig(width=net["width"], blocks=tuple(net["blocks"]), bundle=net["bundle"], params=net["params"],
+                            norm=net.get("norm", "batch")))
     load_state_strict(actor, state, path)
     actor.to(device).eval().requires_grad_(False)
     return Policy(actor, cfg["size"], net["bundle"], cfg["steps"], cfg["shape"], cfg.get("background", "black"), meta)

@@ -25,7 +25,7 @@ from . import distributed
 from .ddpg import Agent, DDPGConfig
 from .env import PaintEnv, make_renderer, to_float
 from .metrics import psnr_from_mse
-from .networks import NetConfig, count_parameters
+from .networks import NORMS, NetConfig, count_parameters
 from .replay import EpisodeReplay
 from .shapes import SHAPES
 from .weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
@@ -47,9 +47,9 @@ class Args:
     envs: int = 16  # parallel canvases per rank (paper 96)
     batch: int = 32  # replay batch per update (paper 96)
     width: int = 32  # ResNet width of actor and critic (paper 64)
-    algo: str = "model-based"  # model-based (paper) or model-free
+    algo: str = "model-based"  # model-based (paper DDPG), model-free (patch-Q DDPG) or direct (backprop through the rollout)
     patch_q: bool = True  # model-free: one Q per image patch (the paper's baseline) or one per image
-    reward: str = "wgan"  # wgan (paper) or l2
+    reward: str = "wgan"  # DDPG reward: wgan (paper), l2, or psnr (10 log10(e_t / e_t+1): sums to the PSNR gain)
     discount: float = 0.95  # per-stroke discount; the per-step gamma is discount ** bundle (paper)
     tau: float = 0.001  # soft target update rate
     noise: float | None = None  # exploration noise std (default: 0 model-based, 0.05 model-free)
@@ -62,6 +62,12 @@ class Args:
     warmstart: int = 0  # greedy actor pre-training updates (gamma 0, L2 reward, no critic) before DDPG
     init_actor: Path | None = None  # start the actor (and its target) from these actor weights
     background: str = "black"  # canvas background (paper: black)
+    norm: str = "batch"  # actor normalisation: batch (paper) or group (no batch statistics)
+    spread_init: bool = False  # start the k strokes of a step spread over the canvas at moderate size
+    levels: str = "1x8,2x4,4x1"  # direct: coarse-to-fine levels GRIDxSTEPS (tiles per side x steps); images are size x max grid
+    inter_weight: float = 0.3  # direct: weight of the intermediate steps' log MSE (the final step's is 1)
+    grad_clip: float = 1.0  # direct: gradient norm clip (0 = off)
+    minutes: float = 0.0  # stop (checkpoint + export) after this many minutes of this run (0 = no limit)
     eval_every: int = 50  # batched episodes between evaluations
     eval_images: int = 32  # held-out images per evaluation
     ckpt_every: int = 20  # batched episodes between checkpoints
@@ -89,10 +95,18 @@ class Args:
                 raise ValueError(f"--{f.replace('_', '-')} must be positive, got {getattr(self, f)}")
         if self.size < 32 or self.size & (self.size - 1):
             raise ValueError(f"--size must be a power of two >= 32, got {self.size}")
-        if self.algo not in ("model-based", "model-free"):
-            raise ValueError(f"--algo must be model-based or model-free, got {self.algo!r}")
-        if self.reward not in ("wgan", "l2"):
-            raise ValueError(f"--reward must be wgan or l2, got {self.reward!r}")
+        if self.algo not in ALGOS:
+            raise ValueError(f"--algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
+        if self.reward not in REWARDS:
+            raise ValueError(f"--reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"--norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        if self.algo == "direct":
+            from .direct import parse_levels
+
+            parse_levels(self.levels)
+        if self.minutes < 0:
+            raise ValueError(f"--minutes must be >= 0, got {self.minutes}")
         if not (0 <= self.discount <= 1 and 0 < self.tau <= 1):
             raise ValueError("--discount must be in [0, 1] and --tau in (0, 1]")
         if self.warmup < 0 or self.warmstart < 0 or (self.noise is not None and self.noise < 0):
@@ -100,19 +114,32 @@ class Args:
 
     def configs(self) -> tuple[NetConfig, DDPGConfig]:
         noise = self.noise if self.noise is not None else (0.0 if self.algo == "model-based" else 0.05)
-        return (NetConfig(width=self.width, bundle=self.bundle),
+        return (NetConfig(width=self.width, bundle=self.bundle, norm=self.norm),
                 DDPGConfig(steps=self.steps, algo=self.algo, patch_q=self.patch_q, reward=self.reward,
                            gamma=self.discount**self.bundle, tau=self.tau, noise=noise))
 
     def identity(self) -> dict:
         """Settings a checkpoint must share with a run that resumes it."""
         keys = ("size", "shape", "renderer", "bundle", "steps", "envs", "width", "algo", "patch_q", "reward", "replay", "background")
-        return {k: getattr(self, k) for k in keys}
+        ident = {k: getattr(self, k) for k in keys}
+        if self.norm != "batch":
+            ident["norm"] = self.norm
+        if self.algo == "direct":  # the DDPG-only settings do not matter; the rollout's do
+            for k in ("renderer", "steps", "patch_q", "reward", "replay"):
+                ident.pop(k)
+            ident["levels"] = self.levels
+        return ident
 
+
+ALGOS = ("model-based", "model-free", "direct")
+REWARDS = ("wgan", "l2", "psnr")
 
 _PAPER = dict(size=128, renderer="neural", envs=96, batch=96, width=64, total_steps=2_000_000)
 PRESETS: dict[str, Args] = {
     "small": Args(),
+    # Backprop through a 200-stroke coarse-to-fine rollout at 128 px (32 px observations), no critic.
+    "direct": Args(preset="direct", algo="direct", size=32, width=32, envs=16, norm="group", spread_init=True,
+                   levels="1x8,2x4,4x1", lr_actor=5e-4, total_steps=13 * 20_000, eval_every=100, ckpt_every=50),
     "paper-mnist": Args(preset="paper-mnist", data="mnist", steps=1, **_PAPER),
     "paper-svhn": Args(preset="paper-svhn", data="photos", steps=8, **_PAPER),
     "paper-celeba": Args(preset="paper-celeba", data="faces", steps=40, **_PAPER),
@@ -148,6 +175,10 @@ def evaluate(agent: Agent, env: PaintEnv, targets: torch.Tensor) -> dict[str, fl
 
 
 def main(args: Args) -> Path:
+    if args.algo == "direct":  # its own loop: no critic, replay or environment steps
+        from .direct import main as direct_main
+
+        return direct_main(args)
     # --- settings ------------------------------------------------------------------------------
     args.check()
     d, device = distributed.setup(args.device)
