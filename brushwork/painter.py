@@ -115,7 +115,7 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, cfg: PaintConfig
     _, h, w = target.shape
     shape = get_shape(cfg.shape)
     k = policy.bundle
-    per_pass = [n_strokes // passes + (1 if i < n_strokes % passes else 0) for i in range(passes)]
+    per_pass = pass_budgets(n_strokes, passes, policy.levels)
     out_s, out_f, out_c = [], [], []
     for p, budget in enumerate(per_pass):
         tiles = tile_grid(w, h, 2**p, cfg.tiles)
@@ -131,7 +131,14 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, cfg: PaintConfig
                 crops_c.append(resize_t(canvas[:3, ys, xs], policy.size, policy.size))
                 crops_t.append(resize_t(target[:, ys, xs], policy.size, policy.size))
             tt = torch.full((n_t,), t, dtype=torch.long)
-            a = policy.act(torch.stack(crops_c), torch.stack(crops_t), tt, steps).reshape(n_t * k, -1).cpu()
+            a = policy.act(torch.stack(crops_c), torch.stack(crops_t), tt, steps)
+            if left < n_t * k:  # the exact budget ends inside this step: keep the first slots of every
+                # tile (slot-major order) rather than dropping whole tiles at the end of the grid
+                a = a.transpose(0, 1)
+                frames = frames.view(n_t, k, 3).transpose(0, 1).reshape(n_t * k, 3)
+                if clips is not None:
+                    clips = clips.view(n_t, k, 4).transpose(0, 1).reshape(n_t * k, 4)
+            a = a.reshape(n_t * k, -1).cpu()
             if palette is not None:
                 a[:, 10:13] = palette[torch.cdist(a[:, 10:13], palette).argmin(1)]
             take = min(left, len(a))  # exact budget: drop the last strokes of the last step
@@ -150,6 +157,17 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, cfg: PaintConfig
                 break
     clips_all = torch.cat(out_c) if out_c else None
     return torch.cat(out_s), torch.cat(out_f), clips_all
+
+
+def pass_budgets(n_strokes: int, passes: int, levels=None) -> list[int]:
+    """Strokes per coarse-to-fine pass: in proportion to the agent's trained levels (grid^2 x steps,
+    see `brushwork.direct`) when it has them and ``passes`` matches, else equal shares."""
+    if levels and len(levels) == passes:
+        w = [g * g * t for g, t in levels]
+        out = [n_strokes * x // sum(w) for x in w]
+        out[0] += n_strokes - sum(out)
+        return out
+    return [n_strokes // passes + (1 if i < n_strokes % passes else 0) for i in range(passes)]
 
 
 def default_passes(w: int, h: int) -> int:
@@ -221,7 +239,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
         policy = load_agent(cfg.agent, device)
     # Working resolution: long side cfg.work, and for the agent at least its observation size on the
     # finest tiles; never above the output.
-    passes = cfg.passes or default_passes(W, H)
+    passes = cfg.passes or (len(policy.levels) if policy is not None and policy.levels else default_passes(W, H))
     work = cfg.work if policy is None else max(cfg.work, policy.size * 2 ** (passes - 1) * max(W, H) // min(W, H))
     scale = min(1.0, work / max(W, H))
     ww, wh = max(8, round(W * scale)), max(8, round(H * scale))

@@ -25,6 +25,8 @@ class Policy:
     shape: str
     background: str
     meta: dict
+    #: coarse-to-fine (grid, steps) levels it was trained on (``--algo direct``), else None
+    levels: tuple[tuple[int, int], ...] | None = None
 
     @property
     def strokes_per_episode(self) -> int:
@@ -57,7 +59,9 @@ def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") 
                             norm=net.get("norm", "batch")))
     load_state_strict(actor, state, path)
     actor.to(device).eval().requires_grad_(False)
-    return Policy(actor, cfg["size"], net["bundle"], cfg["steps"], cfg["shape"], cfg.get("background", "black"), meta)
+    levels = tuple(tuple(x) for x in cfg["levels"]) if cfg.get("levels") else None
+    return Policy(actor, cfg["size"], net["bundle"], cfg["steps"], cfg["shape"], cfg.get("background", "black"), meta,
+                  levels)
 
 
 @torch.no_grad()
