@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from .canvas import Background, composite, stroke_colors
 from .env import observation_planes
+from .evaluation import collapse_report
 from .metrics import psnr_from_mse
 from .networks import Actor, count_parameters
 from .shapes import get_shape
@@ -117,8 +118,7 @@ def direct_loss(mses: list[Tensor], inter_weight: float) -> Tensor:
 
 
 @torch.no_grad()
-def evaluate_levels(actor: Actor, targets: Tensor, shape, size: int, levels, background: Background,
-                    report_steps=(1, 5, 10, 20)) -> dict:
+def evaluate_levels(actor: Actor, targets: Tensor, shape, size: int, levels, background: Background) -> dict:
     """Held-out painting in eval mode, with what shows collapse: PSNR after steps 1, 5, 10, 20 and the
     last (batched steps), the flat-colour baseline (each image's mean colour) on the same images, and
     the spread across images of every stroke slot's centre and its mean size (fractions of its tile).
@@ -130,30 +130,9 @@ def evaluate_levels(actor: Actor, targets: Tensor, shape, size: int, levels, bac
     acts: list[Tensor] = []
     _, mses = rollout(actor, tg, shape, size, levels, background, acts)
     actor.train(was)
-    out = {}
-    for s in sorted({s for s in report_steps if s < len(mses)} | {len(mses)}):
-        out[f"psnr@{s}"] = float(psnr_from_mse(mses[s - 1]).mean())
-    flat = tg.mean(dim=(2, 3), keepdim=True).expand_as(tg)
+    out = collapse_report(mses, acts, tg, shape.name)
     out["psnr"] = out[f"psnr@{len(mses)}"]
-    out["flat_psnr"] = float(psnr_from_mse(((flat - tg) ** 2).flatten(1).mean(1)).mean())
-    out.update(stroke_spread(acts, shape, tg.shape[0]))
     return out
-
-
-def stroke_spread(acts: list[Tensor], shape, batch: int) -> dict:
-    """Collapse measures from each step's strokes (B g^2, k, 13): for every (tile, slot) the standard
-    deviation across images of the stroke's centre (mean over slots, fraction of the tile), and the
-    mean stroke size (bounding-box diagonal / tile side)."""
-    spreads, sizes = [], []
-    for a in acts:
-        n, k, p = a.shape
-        flat = a.reshape(n * k, p)
-        frames = torch.tensor([0.0, 0.0, 1.0]).expand(n * k, 3)
-        box = shape.boxes(flat, frames * 256, torch.full((n * k,), 256.0)) / 256  # unit-tile boxes
-        centre = ((box[:, :2] + box[:, 2:]) / 2).view(batch, n // batch, k, 2)
-        spreads.append(centre.std(0).mean())
-        sizes.append((box[:, 2:] - box[:, :2]).norm(dim=1).mean())
-    return {"centre_spread": float(torch.stack(spreads).mean()), "stroke_size": float(torch.stack(sizes).mean())}
 
 
 def main(args) -> Path:

@@ -70,14 +70,19 @@ def evaluate_policy(policy: Policy, targets: Tensor, renderer: str = "analytic")
     ``renderer`` (see `env.make_renderer`): T steps of k strokes.  Returns mean L2 (MSE, [0, 1] images),
     mean PSNR (dB) and the final canvases and targets (B, 3, W, W) uint8."""
     from .env import PaintEnv, make_renderer, to_float
+    from .evaluation import collapse_report
     from .metrics import psnr_from_mse
 
     device = next(policy.actor.parameters()).device
     env = PaintEnv(policy.size, policy.bundle, policy.steps, make_renderer(renderer, policy.shape, policy.size, device),
                    policy.background)
     obs = env.reset(targets.to(device))
+    acts, l2s = [], []
     for _ in range(policy.steps):
         a = policy.act(to_float(obs["canvas"]), to_float(obs["target"]), obs["t"], policy.steps)
         obs, _ = env.step(a.flatten(1))
+        acts.append(a.cpu())
+        l2s.append(env.l2())
     l2 = env.l2()
-    return {"l2": float(l2.mean()), "psnr": float(psnr_from_mse(l2).mean()), "canvases": env.canvas, "targets": env.target}
+    return {"l2": float(l2.mean()), "psnr": float(psnr_from_mse(l2).mean()), "canvases": env.canvas, "targets": env.target,
+            **collapse_report(l2s, acts, env.target, policy.shape)}

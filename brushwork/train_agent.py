@@ -24,6 +24,7 @@ from tqdm import tqdm
 from . import distributed
 from .ddpg import Agent, DDPGConfig
 from .env import PaintEnv, make_renderer, to_float
+from .evaluation import collapse_report
 from .metrics import psnr_from_mse
 from .networks import NORMS, NetConfig, count_parameters
 from .replay import EpisodeReplay
@@ -165,13 +166,19 @@ def open_data(args: Args, split: str, seed: int):
 
 
 @torch.no_grad()
-def evaluate(agent: Agent, env: PaintEnv, targets: torch.Tensor) -> dict[str, float]:
-    """Paint held-out targets with the eval-mode actor: mean L2 (MSE) and PSNR of the final canvases."""
+def evaluate(agent: Agent, env: PaintEnv, targets: torch.Tensor, shape: str = "bezier") -> dict[str, float]:
+    """Paint held-out targets with the eval-mode actor: mean L2 (MSE) and PSNR of the final canvases,
+    plus the collapse report (`policy.collapse_report`: PSNR per step, flat fill, stroke spread)."""
     obs = env.reset(targets)
+    acts, l2s = [], []
     for _ in range(env.steps):
-        obs, _ = env.step(agent.act(obs))
+        a = agent.act(obs)
+        obs, _ = env.step(a)
+        acts.append(a.view(a.shape[0], agent.net_cfg.bundle, -1).cpu())
+        l2s.append(env.l2())
     l2 = env.l2()
-    return {"eval_l2": float(l2.mean()), "eval_psnr": float(psnr_from_mse(l2).mean())}
+    return {"eval_l2": float(l2.mean()), "eval_psnr": float(psnr_from_mse(l2).mean()),
+            **collapse_report(l2s, acts, env.target, shape)}
 
 
 def main(args: Args) -> Path:
@@ -238,7 +245,8 @@ def main(args: Args) -> Path:
               f"replay {replay.nbytes / 2**20:.0f} MiB ({replay.bytes_per_transition() / 1024:.1f} KiB/transition), "
               f"{args.total_updates} updates planned, device {device}, world {d.world}")
         if not log_path.exists():
-            log_path.write_text("episodes,env_steps,updates,seconds,critic_loss,actor_loss,q,reward,disc_loss,eval_l2,eval_psnr\n")
+            log_path.write_text("episodes,env_steps,updates,seconds,critic_loss,actor_loss,q,reward,disc_loss,eval_l2,eval_psnr,"
+                                "flat_psnr,centre_spread,stroke_size,steps_psnr\n")
     writer = None
     if d.main and args.tensorboard:
         from torch.utils.tensorboard import SummaryWriter
@@ -305,12 +313,17 @@ def main(args: Args) -> Path:
         t_last = now
         last = state["env_steps"] >= args.total_steps
         if d.main and (state["episodes"] % args.eval_every == 0 or last):
-            ev = evaluate(agent, eval_env, eval_targets.to(device))
+            ev = evaluate(agent, eval_env, eval_targets.to(device), args.shape)
             bar.set_postfix(psnr=f"{ev['eval_psnr']:.2f}dB")
+            bar.write(f"eval after {state['updates']} updates: {ev['eval_psnr']:.2f} dB (flat fill {ev['flat_psnr']:.2f}), "
+                      + " ".join(f"{k}:{v:.2f}" for k, v in ev.items() if k.startswith("psnr@"))
+                      + f", centre spread {ev['centre_spread']:.3f}, stroke size {ev['stroke_size']:.3f}")
             with open(log_path, "a", newline="") as f:
                 csv.writer(f).writerow([state["episodes"], state["env_steps"], state["updates"], round(state["seconds"], 1)]
                                        + [f"{acc.get(k, float('nan')):.5g}" for k in ("critic_loss", "actor_loss", "q", "reward", "disc_loss")]
-                                       + [f"{ev['eval_l2']:.6g}", f"{ev['eval_psnr']:.3f}"])
+                                       + [f"{ev['eval_l2']:.6g}", f"{ev['eval_psnr']:.3f}", f"{ev['flat_psnr']:.3f}",
+                                          f"{ev['centre_spread']:.4f}", f"{ev['stroke_size']:.4f}",
+                                          " ".join(f"{k[5:]}:{v:.2f}" for k, v in ev.items() if k.startswith("psnr@"))])
             if writer:
                 writer.add_scalar("eval/psnr", ev["eval_psnr"], state["updates"])
                 writer.add_scalar("eval/l2", ev["eval_l2"], state["updates"])
