@@ -153,7 +153,9 @@ def main(args) -> Path:
     gen = torch.Generator().manual_seed(args.seed)
     levels = parse_levels(args.levels)
     grid = max(g for g, _ in levels)
-    side = args.size * grid  # training images: the finest tiles are observed at their own resolution
+    side = args.side or args.size * grid  # default: the finest tiles are observed at their own resolution
+    if side % grid:
+        raise ValueError(f"--side {side} must be a multiple of the finest grid {grid}")
     steps = sum(t for _, t in levels)
     strokes = sum(levels_strokes(levels, args.bundle))
     updates = max(1, args.total_steps // steps)

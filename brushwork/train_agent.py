@@ -66,6 +66,8 @@ class Args:
     norm: str = "batch"  # actor normalisation: batch (paper) or group (no batch statistics)
     spread_init: bool = False  # start the k strokes of a step spread over the canvas at moderate size
     levels: str = "1x8,2x4,4x1"  # direct: coarse-to-fine levels GRIDxSTEPS (tiles per side x steps); images are size x max grid
+    side: int = 0  # direct: training image side in px (0 = size x the finest grid, so the finest tiles are seen at
+    # their own resolution; smaller is cheaper: strokes are frame-relative, so they paint any size)
     inter_weight: float = 0.3  # direct: weight of the intermediate steps' log MSE (the final step's is 1)
     grad_clip: float = 1.0  # direct: gradient norm clip (0 = off)
     minutes: float = 0.0  # stop (checkpoint + export) after this many minutes of this run (0 = no limit)
@@ -129,6 +131,7 @@ class Args:
             for k in ("renderer", "steps", "patch_q", "reward", "replay"):
                 ident.pop(k)
             ident["levels"] = self.levels
+            ident["side"] = self.side
         return ident
 
 
@@ -139,8 +142,8 @@ _PAPER = dict(size=128, renderer="neural", envs=96, batch=96, width=64, total_st
 PRESETS: dict[str, Args] = {
     "small": Args(),
     # Backprop through a 200-stroke coarse-to-fine rollout at 128 px (32 px observations), no critic.
-    "direct": Args(preset="direct", algo="direct", size=32, width=32, envs=16, norm="group", spread_init=True,
-                   levels="1x8,2x4,4x1", lr_actor=5e-4, total_steps=13 * 20_000, eval_every=100, ckpt_every=50),
+    "direct": Args(preset="direct", algo="direct", size=32, width=32, envs=8, norm="group", spread_init=True,
+                   levels="1x8,2x4,4x1", side=64, lr_actor=5e-4, total_steps=13 * 20_000, eval_every=100, ckpt_every=50),
     "paper-mnist": Args(preset="paper-mnist", data="mnist", steps=1, **_PAPER),
     "paper-svhn": Args(preset="paper-svhn", data="photos", steps=8, **_PAPER),
     "paper-celeba": Args(preset="paper-celeba", data="faces", steps=40, **_PAPER),
@@ -282,7 +285,8 @@ def main(args: Args) -> Path:
             acc[k] = 0.95 * acc.get(k, v) + 0.05 * v
 
     # --- main loop: paint a batch of episodes, store, update ---------------------------------------
-    while state["env_steps"] < args.total_steps:
+    deadline = time.time() + args.minutes * 60 if args.minutes else math.inf
+    while state["env_steps"] < args.total_steps and time.time() < deadline:
         obs = env.reset(train_data.sample(args.envs, gen).to(device))
         canvases, actions = [obs["canvas"].cpu()], []
         for _ in range(args.steps):
@@ -311,7 +315,7 @@ def main(args: Args) -> Path:
         now = time.time()
         state["seconds"] += now - t_last
         t_last = now
-        last = state["env_steps"] >= args.total_steps
+        last = state["env_steps"] >= args.total_steps or time.time() >= deadline
         if d.main and (state["episodes"] % args.eval_every == 0 or last):
             ev = evaluate(agent, eval_env, eval_targets.to(device), args.shape)
             bar.set_postfix(psnr=f"{ev['eval_psnr']:.2f}dB")
