@@ -135,6 +135,83 @@ def evaluate_levels(actor: Actor, targets: Tensor, shape, size: int, levels, bac
     return out
 
 
+# --- "where to paint" pre-training (the Paint Transformer trick) ---------------------------------------
+def random_strokes(n: int, shape_name: str, gen: torch.Generator) -> Tensor:
+    """(n, 13) random strokes of moderate size: centres anywhere, brush radii and extents up to about a
+    third of the frame, fairly opaque, any colour."""
+    s = torch.rand(n, 13, generator=gen)
+    if shape_name.startswith("bezier"):
+        c = torch.rand(n, 2, generator=gen)
+        half = (torch.rand(n, 2, generator=gen) - 0.5) * 0.4  # endpoints within +-0.2 of the centre
+        s[:, 0:2], s[:, 4:6] = c - half, c + half
+        s[:, 6:8] = 0.02 + 0.2 * s[:, 6:8]
+        s[:, 8:10] = 0.6 + 0.4 * s[:, 8:10]
+    elif shape_name == "circle":
+        s[:, 2] = 0.03 + 0.25 * s[:, 2]
+        s[:, 3] = 0.6 + 0.4 * s[:, 3]
+    elif shape_name == "triangle":
+        c = torch.rand(n, 1, 2, generator=gen)
+        s[:, 0:6] = (c + (torch.rand(n, 3, 2, generator=gen) - 0.5) * 0.5).reshape(n, 6)
+        s[:, 6] = 0.6 + 0.4 * s[:, 6]
+    return s.clamp(0, 1)
+
+
+def reversed_strokes(s: Tensor, shape_name: str) -> Tensor:
+    """The same Bezier strokes drawn from the other end (P0 <-> P2, the relative middle point 1 - (x1, y1),
+    radii and opacities swapped); other shapes are returned unchanged."""
+    if not shape_name.startswith("bezier"):
+        return s
+    r = s.clone()
+    r[..., 0:2], r[..., 4:6] = s[..., 4:6], s[..., 0:2]
+    r[..., 2:4] = 1 - s[..., 2:4]
+    r[..., 6], r[..., 7], r[..., 8], r[..., 9] = s[..., 7], s[..., 6], s[..., 9], s[..., 8]
+    return r
+
+
+def matched_l1(pred: Tensor, true: Tensor, shape) -> Tensor:
+    """Mean L1 between predicted and true strokes (B, k, 13) under the best one-to-one matching of the
+    k slots (exact over all k! permutations; k <= 7), a stroke and its reversal counting as the same
+    stroke; only the numbers the shape reads, plus colour.  Returns (B,)."""
+    import itertools
+
+    idx = list(shape.used) + [10, 11, 12]
+    p = pred[..., idx]
+    cost = torch.minimum((p[:, :, None] - true[:, None, :, idx]).abs().mean(-1),
+                         (p[:, :, None] - reversed_strokes(true, shape.name)[:, None, :, idx]).abs().mean(-1))
+    k = pred.shape[1]
+    if k > 7:
+        raise ValueError(f"--pretrain matches all k! slot orders: bundle {k} is too large (at most 7)")
+    perms = torch.tensor(list(itertools.permutations(range(k))), device=pred.device)  # (P, k)
+    total = cost[:, torch.arange(k, device=pred.device)[None, :], perms].sum(-1)  # (B, P)
+    return total.min(1).values / k
+
+
+def pretrain_step(actor: Actor, shape, size: int, batch: int, steps: int, background: Background,
+                  gen: torch.Generator, pixel_weight: float = 1.0) -> tuple[Tensor, dict]:
+    """One batch of "where to paint" supervision: a canvas of 0..2k random strokes, a target that is
+    that canvas plus k more; the actor, told a random step t of ``steps``, must name those k strokes
+    (`matched_l1`) and its strokes' painting must match the target (pixel MSE x ``pixel_weight``)."""
+    k = actor.cfg.bundle
+    device = next(actor.parameters()).device
+    m = int(torch.randint(0, 2 * k + 1, (1,), generator=gen))
+    canvas = background.canvas(size, size, batch)
+    if m:
+        old = random_strokes(batch * m, shape.name, gen)
+        alpha = shape.soft(old, size, validate=False).view(batch, m, size, size)
+        canvas = composite(canvas, alpha, stroke_colors(old).view(batch, m, 3))
+    new = random_strokes(batch * k, shape.name, gen)
+    alpha = shape.soft(new, size, validate=False).view(batch, k, size, size)
+    target = composite(canvas, alpha, stroke_colors(new).view(batch, k, 3))
+    t = torch.randint(0, steps, (batch,), generator=gen)
+    canvas, target, t, new = canvas.to(device), target.to(device), t.to(device), new.to(device)
+    a = actor(observation_planes(canvas, target, t, steps)).view(batch, k, -1)
+    match = matched_l1(a, new.view(batch, k, -1), shape).mean()
+    alpha = shape.soft(a.reshape(batch * k, -1), size, validate=False).view(batch, k, size, size)
+    painted = composite(canvas, alpha, stroke_colors(a.reshape(batch * k, -1)).view(batch, k, 3))
+    pixel = ((painted - target) ** 2).mean()
+    return match + pixel_weight * pixel, {"match_l1": match.item(), "pixel_mse": pixel.item()}
+
+
 def main(args) -> Path:
     """Train with ``--algo direct`` (``args``: `brushwork.train_agent.Args`).  Top to bottom: settings ->
     data -> rasteriser -> actor -> resume -> loop of (rollout, loss, step, log / evaluate / checkpoint)."""
@@ -218,6 +295,23 @@ def main(args) -> Path:
     bar = tqdm(total=updates, initial=state["updates"], dynamic_ncols=True, desc="agent (direct)", unit="update")
     t_last, smooth = time.time(), {}
     deadline = time.time() + args.minutes * 60 if args.minutes else math.inf
+    while state.get("pretrained", 0) < args.pretrain and time.time() < deadline:
+        for gr in opt.param_groups:
+            gr["lr"] = args.lr_actor
+        loss, logs = pretrain_step(actor, eval_shape, args.size, args.pretrain_batch, steps, background, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state["pretrained"] = state.get("pretrained", 0) + 1
+        now = time.time()
+        state["seconds"] += now - t_last
+        t_last = now
+        if state["pretrained"] % args.eval_every == 0 or state["pretrained"] == args.pretrain:
+            ev = evaluate_levels(actor, eval_targets.to(device), eval_shape, args.size, levels, background)
+            bar.write(f"pretrain {state['pretrained']}/{args.pretrain} ({state['seconds'] / 60:.1f} min): match L1 "
+                      f"{logs['match_l1']:.4f}, pixel MSE {logs['pixel_mse']:.5f}; eval {ev['psnr']:.2f} dB, centre spread "
+                      f"{ev['centre_spread']:.3f}, size {ev['stroke_size']:.3f}")
+            checkpoint()
     while state["updates"] < updates and time.time() < deadline:
         target = data.sample(args.envs, gen).to(device).float() / 255
         for gr in opt.param_groups:

@@ -69,6 +69,8 @@ class Args:
     side: int = 0  # direct: training image side in px (0 = size x the finest grid, so the finest tiles are seen at
     # their own resolution; smaller is cheaper: strokes are frame-relative, so they paint any size)
     inter_weight: float = 0.3  # direct: weight of the intermediate steps' log MSE (the final step's is 1)
+    pretrain: int = 0  # direct: "where to paint" updates first (predict k random strokes added to a random canvas)
+    pretrain_batch: int = 64  # direct: batch of those updates
     grad_clip: float = 1.0  # direct: gradient norm clip (0 = off)
     minutes: float = 0.0  # stop (checkpoint + export) after this many minutes of this run (0 = no limit)
     eval_every: int = 50  # batched episodes between evaluations
@@ -132,6 +134,8 @@ class Args:
                 ident.pop(k)
             ident["levels"] = self.levels
             ident["side"] = self.side
+            if self.pretrain:
+                ident["pretrain"] = self.pretrain
         return ident
 
 
