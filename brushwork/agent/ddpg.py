@@ -26,7 +26,7 @@ class DDPGConfig:
     steps: int = 40  # T: steps per episode
     algo: str = "model-based"  # model-based | model-free
     patch_q: bool = True  # model-free only: per-patch Q (the paper's baseline) or one Q per image
-    reward: str = "wgan"  # wgan | l2
+    reward: str = "wgan"  # wgan | l2 | psnr
     gamma: float = 0.95**5  # discount per step (paper 0.95^k)
     tau: float = 0.001  # soft target updates
     gp: float = 10.0  # WGAN gradient penalty weight
@@ -67,8 +67,8 @@ class Agent(nn.Module):
             self.critic = Critic(net, cin=9 + net.bundle * net.params, patch=cfg.patch_q)
         else:
             raise ValueError(f"algo must be model-based or model-free, got {cfg.algo!r}")
-        if cfg.reward not in ("wgan", "l2"):
-            raise ValueError(f"reward must be wgan or l2, got {cfg.reward!r}")
+        if cfg.reward not in ("wgan", "l2", "psnr"):
+            raise ValueError(f"reward must be wgan, l2 or psnr, got {cfg.reward!r}")
         self.disc = Discriminator()
         self.actor_t = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic_t = copy.deepcopy(self.critic).requires_grad_(False)
@@ -93,6 +93,13 @@ class Agent(nn.Module):
     # --- rewards -------------------------------------------------------------------------------
     def reward(self, c0: Tensor, c1: Tensor, target: Tensor, patches: tuple[int, int] | None = None) -> Tensor:
         """r(s, a) for canvases before/after (B, 3, W, W): (B,), or per patch (B, h, w)."""
+        if self.cfg.reward == "psnr":  # 10 log10(e_t / e_t+1): scale-free, sums to the episode's PSNR gain
+            e0, e1 = ((c0 - target) ** 2).mean(1), ((c1 - target) ** 2).mean(1)
+            if patches is None:
+                e0, e1 = e0.mean(dim=(1, 2)), e1.mean(dim=(1, 2))
+            else:
+                e0, e1 = F.adaptive_avg_pool2d(e0[:, None], patches)[:, 0], F.adaptive_avg_pool2d(e1[:, None], patches)[:, 0]
+            return 10 * (torch.log10(e0 + 1e-6) - torch.log10(e1 + 1e-6))
         if self.cfg.reward == "l2":
             e0, e1 = ((c0 - target) ** 2).mean(1), ((c1 - target) ** 2).mean(1)
             d = e0 - e1  # (B, W, W)

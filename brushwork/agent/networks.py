@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from ..stroke.base import N_PARAMS
+from ..stroke.base import N_PARAMS, N_SHAPE
 from ..stroke.canvas import coord_planes
 
 
@@ -36,20 +37,36 @@ def conv(cin: int, cout: int, k: int, stride: int, wn: bool, bias: bool | None =
     return weight_norm(c) if wn else c
 
 
-class Block(nn.Module):
-    """ResNet basic block; BatchNorm + ReLU, or (wn=True) weight norm + TReLU."""
+NORMS = ("batch", "group")
 
-    def __init__(self, cin: int, cout: int, stride: int, wn: bool):
+
+def norm_layer(c: int, wn: bool, norm: str = "batch") -> nn.Module:
+    """The normalisation after a convolution: none with weight norm (the critic), else BatchNorm (the
+    paper's actor) or GroupNorm (``norm="group"``: no batch statistics, so train and eval mode paint
+    alike whatever the batch mixes; see docs/training.md)."""
+    if wn:
+        return nn.Identity()
+    if norm == "group":
+        return nn.GroupNorm(min(8, c), c)
+    if norm != "batch":
+        raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    return nn.BatchNorm2d(c)
+
+
+class Block(nn.Module):
+    """ResNet basic block; BatchNorm (or GroupNorm) + ReLU, or (wn=True) weight norm + TReLU."""
+
+    def __init__(self, cin: int, cout: int, stride: int, wn: bool, norm: str = "batch"):
         super().__init__()
         self.c1 = conv(cin, cout, 3, stride, wn)
         self.c2 = conv(cout, cout, 3, 1, wn)
-        self.n1 = nn.Identity() if wn else nn.BatchNorm2d(cout)
-        self.n2 = nn.Identity() if wn else nn.BatchNorm2d(cout)
+        self.n1 = norm_layer(cout, wn, norm)
+        self.n2 = norm_layer(cout, wn, norm)
         self.a1 = TReLU() if wn else nn.ReLU(inplace=True)
         self.a2 = TReLU() if wn else nn.ReLU(inplace=True)
         self.short: nn.Module = nn.Identity()
         if stride != 1 or cin != cout:
-            self.short = nn.Sequential(conv(cin, cout, 1, stride, wn), nn.Identity() if wn else nn.BatchNorm2d(cout))
+            self.short = nn.Sequential(conv(cin, cout, 1, stride, wn), norm_layer(cout, wn, norm))
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.a1(self.n1(self.c1(x)))
@@ -60,15 +77,16 @@ class Block(nn.Module):
 class ResNet(nn.Module):
     """(B, cin, H, W) -> (B, out). Every stage halves the resolution: H -> H/32 before pooling."""
 
-    def __init__(self, cin: int, out: int, width: int = 64, blocks: tuple[int, ...] = (2, 2, 2, 2), wn: bool = False):
+    def __init__(self, cin: int, out: int, width: int = 64, blocks: tuple[int, ...] = (2, 2, 2, 2), wn: bool = False,
+                 norm: str = "batch"):
         super().__init__()
-        self.stem = nn.Sequential(conv(cin, width, 3, 2, wn), nn.Identity() if wn else nn.BatchNorm2d(width),
+        self.stem = nn.Sequential(conv(cin, width, 3, 2, wn), norm_layer(width, wn, norm),
                                   TReLU() if wn else nn.ReLU(inplace=True))
         layers, c = [], width
         for i, n in enumerate(blocks):
             cout = width * 2**i
             for j in range(n):
-                layers.append(Block(c, cout, 2 if j == 0 else 1, wn))
+                layers.append(Block(c, cout, 2 if j == 0 else 1, wn, norm))
                 c = cout
         self.stages = nn.Sequential(*layers)
         self.head = nn.Linear(c, out)
@@ -94,10 +112,21 @@ class NetConfig:
     blocks: tuple[int, ...] = (2, 2, 2, 2)  # ResNet-18
     bundle: int = 5  # strokes per action (k)
     params: int = N_PARAMS  # numbers per stroke
+    norm: str = "batch"  # actor normalisation: batch (paper) or group
 
     @staticmethod
     def paper() -> NetConfig:
         return NetConfig()
+
+
+# Shape numbers of a stroke centred at (x, y) (fractions of the frame) about ``r`` across, per shape;
+# used by `Actor.spread_init`.  bezier: a short horizontal stroke, radius ~ r/2, opacity 0.8.
+SPREAD_DEFAULTS = {
+    "bezier": lambda x, y, r: [x - r / 2, y, 0.5, 0.5, x + r / 2, y, r, r, 0.8, 0.8],
+    "bezier-opaque": lambda x, y, r: [x - r / 2, y, 0.5, 0.5, x + r / 2, y, r, r, 0.5, 0.5],
+    "circle": lambda x, y, r: [x, y, r, 0.8, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+    "triangle": lambda x, y, r: [x - r / 2, y + r / 3, x + r / 2, y + r / 3, x, y - r / 2, 0.8, 0.5, 0.5, 0.5],
+}
 
 
 class Actor(nn.Module):
@@ -106,7 +135,30 @@ class Actor(nn.Module):
     def __init__(self, cfg: NetConfig):
         super().__init__()
         self.cfg = cfg
-        self.net = ResNet(9, cfg.bundle * cfg.params, cfg.width, cfg.blocks, wn=False)
+        self.net = ResNet(9, cfg.bundle * cfg.params, cfg.width, cfg.blocks, wn=False, norm=cfg.norm)
+
+    def spread_init(self, shape: str = "bezier", gain: float = 0.1) -> Actor:
+        """Start the k strokes of a step spread over the canvas at moderate size instead of all at the
+        centre (sigmoid(0) = 0.5 for every number): the head's bias places stroke j on a quincunx /
+        grid position, short, fairly opaque, mid-grey; the weights of its shape numbers are scaled by
+        ``gain`` so that the image first only nudges these positions (colours keep the usual init).
+        Why: docs/training.md ("Collapse")."""
+        k, p = self.cfg.bundle, self.cfg.params
+        n = math.ceil(math.sqrt(k))
+        pos = [((i % n + 0.5) / n, (i // n + 0.5) / n) for i in range(k)]
+        if k == 5:
+            pos = [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75), (0.5, 0.5)]
+        bias = torch.full((k, p), 0.5)
+        for j, (x, y) in enumerate(pos):
+            bias[j, :N_SHAPE] = torch.tensor(SPREAD_DEFAULTS.get(shape, SPREAD_DEFAULTS["bezier"])(x, y, 0.5 / n))
+        bias = bias.clamp(0.02, 0.98)
+        head = self.net.head
+        with torch.no_grad():
+            # Only the shape numbers start damped: the colours must follow the image from the start.
+            w = head.weight.view(k, p, -1)
+            w[:, :N_SHAPE].mul_(gain)
+            head.bias.copy_((torch.log(bias) - torch.log1p(-bias)).view(-1))
+        return self
 
     def forward(self, planes: Tensor) -> Tensor:
         return torch.sigmoid(self.net(planes))

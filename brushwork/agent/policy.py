@@ -25,6 +25,8 @@ class Policy:
     shape: str
     background: str
     meta: dict
+    #: coarse-to-fine (grid, steps) levels it was trained on (``--algo direct``), else None
+    levels: tuple[tuple[int, int], ...] | None = None
 
     @torch.no_grad()
     def act(self, canvas: Tensor, target: Tensor, t: Tensor, steps: int) -> Tensor:
@@ -65,7 +67,10 @@ def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") 
     state, meta = load_weights(path, "actor")
     cfg = meta["config"]
     net = cfg["net"]
-    actor = Actor(NetConfig(width=net["width"], blocks=tuple(net["blocks"]), bundle=net["bundle"], params=net["params"]))
+    actor = Actor(NetConfig(width=net["width"], blocks=tuple(net["blocks"]), bundle=net["bundle"], params=net["params"],
+                            norm=net.get("norm", "batch")))
     load_state_strict(actor, state, path)
     actor.to(device).eval().requires_grad_(False)
-    return Policy(actor, cfg["size"], net["bundle"], cfg["steps"], cfg["shape"], cfg.get("background", "black"), meta)
+    levels = tuple(tuple(x) for x in cfg["levels"]) if cfg.get("levels") else None
+    return Policy(actor, cfg["size"], net["bundle"], cfg["steps"], cfg["shape"], cfg.get("background", "black"), meta,
+                  levels)

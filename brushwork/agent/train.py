@@ -30,8 +30,12 @@ from ..stroke.canvas import NAMED
 from .ddpg import Agent, DDPGConfig
 from .env import PaintEnv, make_renderer, to_float
 from .evaluate import run_episodes
-from .networks import NetConfig, count_parameters
+from .networks import NORMS, NetConfig, count_parameters
 from .replay import EpisodeReplay
+from .targets import open_data
+
+ALGOS = ("model-based", "model-free", "direct")
+REWARDS = ("wgan", "l2", "psnr")
 
 
 @dataclass
@@ -50,9 +54,11 @@ class Args:
     envs: int = 16  # parallel canvases per rank (paper 96)
     batch: int = 32  # replay batch per update (paper 96)
     width: int = 32  # ResNet width of actor and critic (paper 64)
-    algo: Annotated[str, choices(("model-based", "model-free"), help="model-based (paper) or model-free")] = "model-based"
+    algo: Annotated[str, choices(ALGOS, help="model-based (paper DDPG), model-free (patch-Q DDPG) or direct (backprop through "
+                                            "the rollout, no critic)")] = "model-based"
     patch_q: bool = True  # model-free: one Q per image patch (the paper's baseline) or one per image
-    reward: Annotated[str, choices(("wgan", "l2"), help="wgan (paper) or l2")] = "wgan"
+    reward: Annotated[str, choices(REWARDS, help="DDPG reward: wgan (paper), l2, or psnr (10 log10(e_t / e_t+1): sums to the "
+                                                 "episode's PSNR gain)")] = "wgan"
     discount: float = 0.95  # per-stroke discount; the per-step gamma is discount ** bundle (paper)
     tau: float = 0.001  # soft target update rate
     noise: float | None = None  # exploration noise std (default: 0 model-based, 0.05 model-free)
@@ -65,6 +71,16 @@ class Args:
     warmstart: int = 0  # greedy actor pre-training updates (gamma 0, L2 reward, no critic) before DDPG
     init_actor: Path | None = None  # start the actor (and its target) from these actor weights
     background: Annotated[str, choices(NAMED, "transparent", "#rrggbb", help="canvas background (paper: black)")] = "black"
+    norm: Annotated[str, choices(NORMS, help="actor normalisation: batch (paper) or group (no batch statistics)")] = "batch"
+    spread_init: bool = False  # start the k strokes of a step spread over the canvas at moderate size
+    levels: str = "1x8,2x4,4x1"  # direct: coarse-to-fine levels GRIDxSTEPS (tiles per side x steps); images are size x max grid
+    side: int = 0  # direct: training image side in px (0 = size x the finest grid, so the finest tiles are seen at
+    # their own resolution; smaller is cheaper: strokes are frame-relative, so they paint any size)
+    inter_weight: float = 0.3  # direct: weight of the intermediate steps' log MSE (the final step's is 1)
+    pretrain: int = 0  # direct: "where to paint" updates first (predict k random strokes added to a random canvas)
+    pretrain_batch: int = 64  # direct: batch of those updates
+    grad_clip: float = 1.0  # direct: gradient norm clip (0 = off)
+    minutes: float = 0.0  # stop (checkpoint + export) after this many minutes of this run (0 = no limit)
     eval_every: int = 50  # batched episodes between evaluations
     eval_images: int = 32  # held-out images per evaluation
     ckpt_every: int = 20  # batched episodes between checkpoints
@@ -92,10 +108,18 @@ class Args:
                 raise ValueError(f"--{f.replace('_', '-')} must be positive, got {getattr(self, f)}")
         if self.size < 32 or self.size & (self.size - 1):
             raise ValueError(f"--size must be a power of two >= 32, got {self.size}")
-        if self.algo not in ("model-based", "model-free"):
-            raise ValueError(f"--algo must be model-based or model-free, got {self.algo!r}")
-        if self.reward not in ("wgan", "l2"):
-            raise ValueError(f"--reward must be wgan or l2, got {self.reward!r}")
+        if self.algo not in ALGOS:
+            raise ValueError(f"--algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
+        if self.reward not in REWARDS:
+            raise ValueError(f"--reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"--norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        if self.algo == "direct":
+            from .direct import parse_levels
+
+            parse_levels(self.levels)
+        if self.minutes < 0:
+            raise ValueError(f"--minutes must be >= 0, got {self.minutes}")
         if not (0 <= self.discount <= 1 and 0 < self.tau <= 1):
             raise ValueError("--discount must be in [0, 1] and --tau in (0, 1]")
         if self.warmup < 0 or self.warmstart < 0 or (self.noise is not None and self.noise < 0):
@@ -103,19 +127,32 @@ class Args:
 
     def configs(self) -> tuple[NetConfig, DDPGConfig]:
         noise = self.noise if self.noise is not None else (0.0 if self.algo == "model-based" else 0.05)
-        return (NetConfig(width=self.width, bundle=self.bundle),
+        return (NetConfig(width=self.width, bundle=self.bundle, norm=self.norm),
                 DDPGConfig(steps=self.steps, algo=self.algo, patch_q=self.patch_q, reward=self.reward,
                            gamma=self.discount**self.bundle, tau=self.tau, noise=noise))
 
     def identity(self) -> dict:
         """Settings a checkpoint must share with a run that resumes it."""
         keys = ("size", "shape", "renderer", "bundle", "steps", "envs", "width", "algo", "patch_q", "reward", "replay", "background")
-        return {k: getattr(self, k) for k in keys}
+        ident = {k: getattr(self, k) for k in keys}
+        if self.norm != "batch":
+            ident["norm"] = self.norm
+        if self.algo == "direct":  # the DDPG-only settings do not matter; the rollout's do
+            for k in ("renderer", "steps", "patch_q", "reward", "replay"):
+                ident.pop(k)
+            ident["levels"] = self.levels
+            ident["side"] = self.side
+            if self.pretrain:
+                ident["pretrain"] = self.pretrain
+        return ident
 
 
 _PAPER = dict(size=128, renderer="neural", envs=96, batch=96, width=64, total_steps=2_000_000)
 PRESETS: dict[str, Args] = {
     "small": Args(),
+    # Backprop through a 200-stroke coarse-to-fine rollout at 128 px (32 px observations), no critic.
+    "direct": Args(preset="direct", algo="direct", size=32, width=32, envs=8, norm="group", spread_init=True,
+                   levels="1x8,2x4,4x1", side=64, lr_actor=5e-4, total_steps=13 * 20_000, eval_every=100, ckpt_every=50),
     "paper-mnist": Args(preset="paper-mnist", data="mnist", steps=1, **_PAPER),
     "paper-svhn": Args(preset="paper-svhn", data="photos", steps=8, **_PAPER),
     "paper-celeba": Args(preset="paper-celeba", data="faces", steps=40, **_PAPER),
@@ -130,23 +167,18 @@ def lr_at(update: int, args: Args) -> tuple[float, float]:
     return args.lr_critic / div[0], args.lr_actor / div[1]
 
 
-def open_data(args: Args, split: str, seed: int):
-    if args.data in ("solid", "strokes"):
-        from ..stroke.synthetic import SyntheticSource
-
-        return SyntheticSource(args.data, args.size, args.shape)
-    from ..data import open_source
-
-    return open_source(args.data, args.size, split, root=args.data_root, seed=seed)
-
-
-def evaluate(agent: Agent, env: PaintEnv, targets: torch.Tensor) -> dict[str, float]:
-    """Paint held-out targets with the eval-mode actor: mean L2 (MSE) and PSNR of the final canvases."""
-    r = run_episodes(env, agent.act, targets)
-    return {"eval_l2": r["l2"], "eval_psnr": r["psnr"]}
+def evaluate(agent: Agent, env: PaintEnv, targets: torch.Tensor, shape: str = "bezier") -> dict[str, float]:
+    """Paint held-out targets with the eval-mode actor: mean L2 (MSE) and PSNR of the final canvases, plus
+    the collapse report (`evaluate.collapse_report`: PSNR per step, flat fill, stroke spread)."""
+    r = run_episodes(env, agent.act, targets, shape)
+    return {"eval_l2": r["l2"], "eval_psnr": r["psnr"], **{k: v for k, v in r.items() if k not in ("l2", "psnr", "canvases", "targets")}}
 
 
 def main(args: Args) -> Path:
+    if args.algo == "direct":  # its own loop: no critic, replay or environment steps
+        from .direct import main as direct_main
+
+        return direct_main(args)
     # --- settings ------------------------------------------------------------------------------
     args.check()
     d, device = distributed.setup(args.device)
@@ -206,7 +238,8 @@ def main(args: Args) -> Path:
               f"replay {replay.nbytes / 2**20:.0f} MiB ({replay.bytes_per_transition() / 1024:.1f} KiB/transition), "
               f"{args.total_updates} updates planned, device {device}, world {d.world}")
         if not log_path.exists():
-            log_path.write_text("episodes,env_steps,updates,seconds,critic_loss,actor_loss,q,reward,disc_loss,eval_l2,eval_psnr\n")
+            log_path.write_text("episodes,env_steps,updates,seconds,critic_loss,actor_loss,q,reward,disc_loss,eval_l2,eval_psnr,"
+                                "flat_psnr,centre_spread,stroke_size,steps_psnr\n")
     writer = None
     if d.main and args.tensorboard:
         from torch.utils.tensorboard import SummaryWriter
@@ -242,7 +275,8 @@ def main(args: Args) -> Path:
             acc[k] = 0.95 * acc.get(k, v) + 0.05 * v
 
     # --- main loop: paint a batch of episodes, store, update ---------------------------------------
-    while state["env_steps"] < args.total_steps:
+    deadline = time.time() + args.minutes * 60 if args.minutes else math.inf
+    while state["env_steps"] < args.total_steps and time.time() < deadline:
         obs = env.reset(train_data.sample(args.envs, gen).to(device))
         canvases, actions = [obs["canvas"].cpu()], []
         for _ in range(args.steps):
@@ -271,15 +305,20 @@ def main(args: Args) -> Path:
         now = time.time()
         state["seconds"] += now - t_last
         t_last = now
-        last = state["env_steps"] >= args.total_steps
+        last = state["env_steps"] >= args.total_steps or time.time() >= deadline
         if d.main and (state["episodes"] % args.eval_every == 0 or last):
-            ev = evaluate(agent, eval_env, eval_targets.to(device))
+            ev = evaluate(agent, eval_env, eval_targets.to(device), args.shape)
             bar.set_postfix(psnr=f"{ev['eval_psnr']:.2f}dB")
+            bar.write(f"eval after {state['updates']} updates: {ev['eval_psnr']:.2f} dB (flat fill {ev['flat_psnr']:.2f}), "
+                      + " ".join(f"{k}:{v:.2f}" for k, v in ev.items() if k.startswith("psnr@"))
+                      + f", centre spread {ev['centre_spread']:.3f}, stroke size {ev['stroke_size']:.3f}")
             with open(log_path, "a", newline="") as f:
                 csv.writer(f).writerow([state["episodes"], state["env_steps"], state["updates"], round(state["seconds"], 1)]
                                        + [f"{acc.get(k, float('nan')):.5g}"
                                           for k in ("critic_loss", "actor_loss", "q", "reward", "disc_loss")]
-                                       + [f"{ev['eval_l2']:.6g}", f"{ev['eval_psnr']:.3f}"])
+                                       + [f"{ev['eval_l2']:.6g}", f"{ev['eval_psnr']:.3f}", f"{ev['flat_psnr']:.3f}",
+                                          f"{ev['centre_spread']:.4f}", f"{ev['stroke_size']:.4f}",
+                                          " ".join(f"{k[5:]}:{v:.2f}" for k, v in ev.items() if k.startswith("psnr@"))])
             if writer:
                 writer.add_scalar("eval/psnr", ev["eval_psnr"], state["updates"])
                 writer.add_scalar("eval/l2", ev["eval_l2"], state["updates"])

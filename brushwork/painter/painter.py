@@ -174,7 +174,7 @@ def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
     device = pick_device(cfg.device)
     method = AUTO_METHOD if cfg.method == "auto" else cfg.method
     policy = load_policy(cfg, method, device)
-    passes = cfg.passes or default_passes(W, H)
+    passes = cfg.passes or (len(policy.levels) if policy is not None and policy.levels else default_passes(W, H))
     ww, wh = working_size(W, H, cfg, policy, passes)
     target_full = resize_t(to_tensor(rgb), H, W)
     old, canvas = starting_canvas(resume, background, ww, wh)

@@ -27,6 +27,17 @@ def default_passes(w: int, h: int) -> int:
     return 1 if short < 384 else 2 if short < 1024 else 3
 
 
+def pass_budgets(n_strokes: int, passes: int, levels=None) -> list[int]:
+    """Strokes per coarse-to-fine pass: in proportion to the agent's trained levels (grid^2 x steps,
+    see `brushwork.agent.direct`) when it has them and ``passes`` matches, else equal shares."""
+    if levels and len(levels) == passes:
+        w = [g * g * t for g, t in levels]
+        out = [n_strokes * x // sum(w) for x in w]
+        out[0] += n_strokes - sum(out)
+        return out
+    return [n_strokes // passes + (1 if i < n_strokes % passes else 0) for i in range(passes)]
+
+
 def tile_grid(width: int, height: int, grid: int, mode: str) -> torch.Tensor:
     """Square tiles (n, 4) = (x0, y0, side, side) in px covering a width x height canvas with ``grid``
     tiles along the short side.  overlap: tiles 25 % larger than the grid cell; paper: disjoint cells."""
@@ -54,7 +65,7 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
     _, h, w = target.shape
     shape = get_shape(shape)
     k = policy.bundle
-    per_pass = [n_strokes // passes + (1 if i < n_strokes % passes else 0) for i in range(passes)]
+    per_pass = pass_budgets(n_strokes, passes, policy.levels)
     out_s, out_f, out_c = [], [], []
     for p, budget in enumerate(per_pass):
         grid = tile_grid(w, h, 2**p, tiles)
@@ -70,7 +81,14 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
                 crops_c.append(resize_t(canvas[:3, ys, xs], policy.size, policy.size))
                 crops_t.append(resize_t(target[:, ys, xs], policy.size, policy.size))
             tt = torch.full((n_t,), t, dtype=torch.long)
-            a = policy.act(torch.stack(crops_c), torch.stack(crops_t), tt, steps).reshape(n_t * k, -1).cpu()
+            a = policy.act(torch.stack(crops_c), torch.stack(crops_t), tt, steps)
+            if left < n_t * k:  # the exact budget ends inside this step: keep the first slots of every
+                # tile (slot-major order) rather than dropping whole tiles at the end of the grid
+                a = a.transpose(0, 1)
+                frames = frames.view(n_t, k, 3).transpose(0, 1).reshape(n_t * k, 3)
+                if clips is not None:
+                    clips = clips.view(n_t, k, 4).transpose(0, 1).reshape(n_t * k, 4)
+            a = a.reshape(n_t * k, -1).cpu()
             if palette is not None:
                 a = snap_to_palette(a, palette)
             take = min(left, len(a))  # exact budget: drop the last strokes of the last step
