@@ -39,6 +39,7 @@ from .canvas import paint_strokes, stroke_colors
 from .optimize import _blur, logit
 from .shapes import Shape, get_shape
 from .shapes.base import area_chunks, windows_from_boxes
+from .shapes.bezier import Bezier
 
 
 _DEBUG = bool(os.environ.get("BRUSHWORK_DEBUG_OPT"))
@@ -51,12 +52,13 @@ class DetailConfig:
     decay: float = 1.0  # the LR decays linearly to lr * decay over a stage's iterations
     first: int = 4  # strokes of the first stage (stages double)
     growth: float = 2.0  # stroke count growth per stage
-    coverage: float = 1.6  # stroke length L = coverage * side / sqrt(strokes painted so far + half the stage)
+    coverage: float = 1.0  # stroke length L = coverage * side / sqrt(strokes painted so far + half the stage)
     min_width: float = 6.0  # stage resolution: strokes at least this many px wide (px of that resolution)
     max_length: float = 0.6  # longest seed, fraction of the long side
-    margin: float = 0.3  # window margin around a seed's box, fraction of its length (+ 2 px)
-    border: float = 1.0  # penalty weight on alpha at a window's border (strokes stay inside their window)
-    cell: float = 0.5  # seeds lie in distinct grid cells of side cell * L
+    margin: float = 0.15  # endpoints move at most this fraction of the seed's length out of its box
+    grow: float = 1.5  # radii grow at most this factor over the seed's
+    border: float = 0.1  # penalty weight on alpha at a window's border (shapes other than bezier)
+    cell: float = 1.0  # seeds lie in distinct grid cells of side cell * L
     retries: int = 3  # extra stages for strokes that were rejected in the last stage
     chunk_pixels: int = 1 << 16  # window pixels x strokes per batched rasteriser call
     max_res: int = 0  # finest working resolution (long side, px); 0 = the target's own size
@@ -214,16 +216,48 @@ class _Chunk:
         return err, pen, c
 
 
+def _bounds(shape, init, frames, native, cfg):
+    """Per-stroke parameter ranges lo, hi (m, 10) that keep each stroke inside its window, and the
+    windows' float boxes (m, 4).  Bezier strokes: endpoints within the seed's endpoint box grown by
+    ``margin`` x its length, radii up to ``grow`` x the seed's; other shapes: [0, 1] (the border
+    penalty keeps them in)."""
+    m = len(init)
+    lo, hi = torch.zeros(m, 10), torch.ones(m, 10)
+    if not isinstance(shape, Bezier):
+        boxes = shape.boxes(init, frames, native)
+        length = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        pad = (cfg.margin * length + 2)[:, None]
+        return lo, hi, torch.cat([boxes[:, :2] - pad, boxes[:, 2:] + pad], 1)
+    p0, _, p2, r0, r2, *_ = shape.geometry(init, frames, native)
+    pts = torch.stack([p0, p2], 1)
+    length = (p2 - p0).norm(dim=1)
+    scale = frames[:, 2] / native
+    rmax = torch.maximum(r0, r2) * cfg.grow + 0.5
+    mar = (cfg.margin * length + 1)[:, None]
+    e_lo, e_hi = pts.amin(1) - mar, pts.amax(1) + mar
+    k = ((native - 0.5) * scale)[:, None]
+    org = frames[:, :2]
+    v_lo, v_hi = (e_lo - org) / k, (e_hi - org) / k
+    lo[:, [0, 1]], hi[:, [0, 1]] = v_lo, v_hi
+    lo[:, [4, 5]], hi[:, [4, 5]] = v_lo, v_hi
+    s_r = ((2 * rmax / scale - 0.375) * 2 / native)[:, None]
+    hi[:, 6:8] = s_r
+    lo, hi = lo.clamp(0, 1), hi.clamp(0, 1)
+    hi = torch.maximum(hi, lo + 1e-3)
+    pad = (rmax + 1.5)[:, None]
+    return lo, hi, torch.cat([e_lo - pad, e_hi + pad], 1)
+
+
 def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, palette, deadline, bar):
     """Optimise strokes init (m, 13) independently in their windows; returns (m, 13) with colours."""
     h, w = target.shape[-2:]
-    boxes = shape.boxes(init, frames, native)
-    length = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    pad = (cfg.margin * length + 2)[:, None]
-    boxes = torch.cat([boxes[:, :2] - pad, boxes[:, 2:] + pad], 1)
+    lo, hi, boxes = _bounds(shape, init, frames, native, cfg)
     chunks = [_Chunk(idx, windows_from_boxes(boxes[idx], h, w), canvas, target, h, w, frames, native)
               for idx in area_chunks(boxes, h, w, cfg.chunk_pixels)]
-    z = logit(init[:, :10]).requires_grad_(True)
+    span = hi - lo
+    u0 = ((init[:, :10] - lo) / span).clamp(0.002, 0.998)
+    z = logit(u0).requires_grad_(True)
+    par = lambda z: lo + span * torch.sigmoid(z)  # noqa: E731
     opt = torch.optim.Adam([z], lr=cfg.lr)
     for it in range(iters):
         for g in opt.param_groups:  # linear decay to cfg.lr * cfg.decay
@@ -233,7 +267,7 @@ def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, pal
         opt.zero_grad(set_to_none=True)
         tot = 0.0
         for ch in chunks:
-            err, pen, _ = ch.loss(shape, torch.sigmoid(z[ch.idx]), palette, cfg.border)
+            err, pen, _ = ch.loss(shape, par(z)[ch.idx], palette, cfg.border)
             (err.sum() + cfg.border * pen.sum()).backward()
             tot += float((err.detach() - ch.base).sum())
         if _DEBUG and it in (0, iters - 1):
@@ -243,7 +277,7 @@ def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, pal
             bar.update(1)
     out = torch.empty(len(init), 13)
     with torch.no_grad():
-        s = torch.sigmoid(z)
+        s = par(z)
         out[:, :10] = s
         for ch in chunks:
             _, _, c = ch.loss(shape, s[ch.idx], palette, cfg.border)
