@@ -72,6 +72,16 @@ DETAIL_PRESETS: dict[str, dict] = {
 }
 
 
+#: Default stroke count per 512 px of the output's long side, by preset (--strokes 0).
+DEFAULT_STROKES = {"draft": 500, "normal": 1000, "fine": 2000}
+MAX_SECONDS = 86400.0
+
+
+def default_strokes(width: int, height: int, detail: str = "normal") -> int:
+    """The optimiser's stroke count when none is asked: by preset, linear in the long side."""
+    return max(200, round(DEFAULT_STROKES[detail] * max(width, height) / 512))
+
+
 def detail_config(name: str, **overrides) -> DetailConfig:
     if name not in DETAIL_PRESETS:
         raise ValueError(f"--detail must be one of {', '.join(DETAIL_PRESETS)}, got {name!r}")
@@ -411,10 +421,9 @@ def paint_windowed(
             work = float((bw.clamp(max=ws) * bh.clamp(max=hs)).sum())
             left = deadline - time.monotonic()
             if n_strokes is not None:
-                # This stage's share of the time left: its strokes' share of the strokes left, weighted
-                # (later stages have more but smaller strokes; roughly equal work per stage).
-                stages_left = max(1, len(plan) - k)
-                share = left / stages_left
+                # This stage's share of the time left: its strokes' share of the strokes left (the work
+                # per stroke is about constant: each stage's resolution follows its stroke size).
+                share = left * len(init) / max(1, n_strokes - n_kept)
             else:
                 share = left
             est = rate if rate is not None else 6e-7 / max(1, torch.get_num_threads() ** 0.7)

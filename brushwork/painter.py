@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from .canvas import Background, paint_strokes
 from .metrics import psnr, ssim
-from .optimize import OptimizeConfig, optimize_strokes, refine_strokes
+from .optimize import refine_strokes
 from .painting import Painting, to_uint8
 from .shapes import get_shape
 
@@ -60,6 +60,10 @@ class PaintConfig:
     seed: int = 0
     device: str = "auto"
     compile: bool = False  # torch.compile the soft rasteriser (slow first call, faster after)
+    # Time budget in seconds (optimize): alone, strokes are added until the time is up; with --strokes,
+    # exactly that many strokes, iterations fitted to the time.  None: no budget.
+    seconds: float | None = None
+    detail: str = "normal"  # optimize presets: draft, normal, fine (docs/benchmarks/optimizer.md)
     quiet: bool = False
 
 
@@ -194,7 +198,13 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
         raise ValueError(f"image array must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     h_in, w_in = rgb.shape[:2]
     W, H = output_size(w_in, h_in, cfg)
-    n = cfg.strokes or max(200, round(200 * max(W, H) / 256))
+    method = AUTO_METHOD if cfg.method == "auto" else cfg.method
+    if method == "optimize":
+        from .optimize_windowed import default_strokes
+
+        n = cfg.strokes or (0 if cfg.seconds else default_strokes(W, H, cfg.detail))
+    else:
+        n = cfg.strokes or max(200, round(200 * max(W, H) / 256))
     if not cfg.quiet and note:
         print(f"note: {note}")
     n_old = 0
@@ -204,17 +214,18 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
         n_old = len(resume)
         if cfg.strokes and cfg.strokes <= n_old:
             raise ValueError(f"the resumed painting already has {n_old} strokes; ask for more with --strokes")
-        n = cfg.strokes or n_old + n
+        n = cfg.strokes or (n_old + n if n else 0)
+    from .optimize_windowed import check_memory
+
+    # Fail before any work when the painting cannot fit in memory (never an out-of-memory kill).
+    check_memory(H, W, n or int(400 * (cfg.seconds or 1)), extra_per_pixel=PAINTER_BYTES_PER_PIXEL)
     palette = parse_palette(cfg.palette)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     from .images import to_tensor
 
     target_full = resize_t(to_tensor(rgb), H, W)
-    method = cfg.method
     policy = None
-    if method == "auto":
-        method = AUTO_METHOD
     if method in ("agent", "refine"):
         from .policy import load_agent
 
@@ -222,7 +233,10 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     # Working resolution: long side cfg.work, and for the agent at least its observation size on the
     # finest tiles; never above the output.
     passes = cfg.passes or default_passes(W, H)
-    work = cfg.work if policy is None else max(cfg.work, policy.size * 2 ** (passes - 1) * max(W, H) // min(W, H))
+    if method == "optimize":  # the windowed optimiser picks each stage's resolution, up to the output's
+        work = max(W, H)
+    else:
+        work = cfg.work if policy is None else max(cfg.work, policy.size * 2 ** (passes - 1) * max(W, H) // min(W, H))
     scale = min(1.0, work / max(W, H))
     ww, wh = max(8, round(W * scale)), max(8, round(H * scale))
     target_w = resize_t(target_full, wh, ww)
@@ -253,9 +267,18 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
 
     if method == "optimize":
         native = resume.native if resume is not None else float(max(ww, wh))
-        ocfg = OptimizeConfig(iters=cfg.optimize_iters, final_iters=cfg.optimize_iters // 2)
-        strokes, frames = optimize_strokes(target_w, n - n_old, soft_shape, canvas, ocfg, cfg.seed, palette,
-                                           progress=not cfg.quiet, native=native, on_stage=lambda s, f: emit(s, f, None))
+        from .optimize_windowed import detail_config, paint_windowed
+
+        dcfg = detail_config(cfg.detail)
+        dcfg.iters = max(1, round(dcfg.iters * cfg.optimize_iters / 24))  # optimize_iters: 24 = the preset's
+        # The time budget, less what rendering the result and its metrics take afterwards.
+        deadline = None if not cfg.seconds else t0 + cfg.seconds * 0.95 - 0.3 - 2e-8 * W * H
+        strokes, frames = paint_windowed(target_w, (n - n_old) if n else None, soft_shape, canvas, dcfg, cfg.seed,
+                                         palette, progress=not cfg.quiet, native=native,
+                                         on_stage=lambda s, f: emit(s, f, None),
+                                         deadline=None if deadline is None else time.monotonic() + deadline - time.time())
+        n = n_old + len(strokes)
+        bar.total = n - n_old
         bar.update(n - n_old)
     else:
         if policy.shape != cfg.shape:
@@ -298,7 +321,16 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     return painting
 
 
+PAINTER_BYTES_PER_PIXEL = 96  # the painter's own full-size buffers: target, render, metrics
+
+
 def check(cfg: PaintConfig) -> None:
+    from .optimize_windowed import DETAIL_PRESETS, MAX_SECONDS
+
+    if cfg.seconds is not None and not (0 < cfg.seconds <= MAX_SECONDS):
+        raise ValueError(f"--seconds must be > 0 and at most {MAX_SECONDS:.0f} (a day), got {cfg.seconds}")
+    if cfg.detail not in DETAIL_PRESETS:
+        raise ValueError(f"--detail must be one of {', '.join(DETAIL_PRESETS)}, got {cfg.detail!r}")
     if cfg.method not in METHODS:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
     if cfg.strokes < 0:
