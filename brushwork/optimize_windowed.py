@@ -49,6 +49,7 @@ _DEBUG = bool(os.environ.get("BRUSHWORK_DEBUG_OPT"))
 class DetailConfig:
     iters: int = 24  # Adam iterations per stage
     lr: float = 0.08  # Adam LR on the logits of the shape numbers
+    boost: float = 3.0  # stages of fewer than 64 strokes get up to this many times more iterations
     decay: float = 1.0  # the LR decays linearly to lr * decay over a stage's iterations
     first: int = 4  # strokes of the first stage (stages double)
     growth: float = 2.0  # stroke count growth per stage
@@ -268,21 +269,28 @@ def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, pal
     u0 = ((init[:, :10] - lo) / span).clamp(0.002, 0.998)
     z = logit(u0).requires_grad_(True)
     par = lambda z: lo + span * torch.sigmoid(z)  # noqa: E731
-    opt = torch.optim.Adam([z], lr=cfg.lr)
+    # Adam by hand: torch.optim's first step costs seconds (it imports torch._dynamo).
+    m1, m2 = torch.zeros_like(z), torch.zeros_like(z)
+    b1, b2 = 0.9, 0.999
     for it in range(iters):
-        for g in opt.param_groups:  # linear decay to cfg.lr * cfg.decay
-            g["lr"] = cfg.lr * (1 - (1 - cfg.decay) * it / max(1, iters - 1))
         if deadline is not None and time.monotonic() > deadline:
             break
-        opt.zero_grad(set_to_none=True)
+        lr = cfg.lr * (1 - (1 - cfg.decay) * it / max(1, iters - 1))  # linear decay to lr * decay
+        z.grad = None
         tot = 0.0
         for ch in chunks:
             err, pen, _ = ch.loss(shape, par(z)[ch.idx], palette, cfg.border)
             (err.sum() + cfg.border * pen.sum()).backward()
-            tot += float((err.detach() - ch.base).sum())
+            if _DEBUG:
+                tot += float((err.detach() - ch.base).sum())
         if _DEBUG and it in (0, iters - 1):
             print(f"  iter {it}: gain {-tot:.2f} chunks {len(chunks)} px {sum(len(c.idx) * c.win.h * c.win.w for c in chunks)}")
-        opt.step()
+        with torch.no_grad():
+            g = z.grad
+            m1.mul_(b1).add_(g, alpha=1 - b1)
+            m2.mul_(b2).addcmul_(g, g, value=1 - b2)
+            step = lr / (1 - b1 ** (it + 1))
+            z.addcdiv_(m1, (m2 / (1 - b2 ** (it + 1))).sqrt_().add_(1e-8), value=-step)
         if bar is not None:
             bar.update(1)
     out = torch.empty(len(init), 13)
@@ -413,7 +421,8 @@ def paint_windowed(
         fr = torch.tensor([0.0, 0.0, side * f]).expand(len(init), 3).contiguous()
         nat = torch.full((len(init),), native * f)
         # Iterations fitted to the time left: the remaining planned work shares it.
-        iters = cfg.iters
+        # Stages of few strokes are cheap: more iterations there (up to cfg.boost x).
+        iters = round(cfg.iters * min(cfg.boost, max(1.0, 64 / max(1, len(init)))))
         if deadline is not None and len(init):
             boxes = shape.boxes(init, fr, nat)
             bw = (boxes[:, 2] - boxes[:, 0]) * (1 + 2 * cfg.margin) + 4
@@ -428,7 +437,7 @@ def paint_windowed(
                 share = left
             est = rate if rate is not None else 6e-7 / max(1, torch.get_num_threads() ** 0.7)
             fit = int(share / max(est * work, 1e-9))
-            iters = max(0, min(cfg.iters, fit))
+            iters = max(0, min(iters, fit))
             if n_strokes is None and fit < max(2, cfg.iters // 4) and k > 0:
                 # Not enough time for this stage: a smaller one that fits, or stop.
                 scale = fit / max(2, cfg.iters // 4)
