@@ -49,7 +49,7 @@ _DEBUG = bool(os.environ.get("BRUSHWORK_DEBUG_OPT"))
 class DetailConfig:
     iters: int = 24  # Adam iterations per stage
     lr: float = 0.08  # Adam LR on the logits of the shape numbers
-    boost: float = 3.0  # stages of fewer than 64 strokes get up to this many times more iterations
+    boost: float = 1.0  # stages of fewer than 64 strokes get up to this many times more iterations
     decay: float = 1.0  # the LR decays linearly to lr * decay over a stage's iterations
     first: int = 4  # strokes of the first stage (stages double)
     growth: float = 2.0  # stroke count growth per stage
@@ -62,6 +62,8 @@ class DetailConfig:
     cell: float = 1.0  # seeds lie in distinct grid cells of side cell * L
     retries: int = 3  # extra stages for strokes that were rejected in the last stage
     chunk_pixels: int = 1 << 16  # window pixels x strokes per batched rasteriser call
+    threads: int = 1  # torch intra-op threads while optimising (0: leave torch's setting).  The batched
+    # calls are small: on a loaded 2-core machine 2 threads were > 5x slower than 1 (docs/benchmarks/optimizer.md)
     max_res: int = 0  # finest working resolution (long side, px); 0 = the target's own size
 
 
@@ -69,7 +71,7 @@ class DetailConfig:
 DETAIL_PRESETS: dict[str, dict] = {
     "draft": dict(iters=10, min_width=8.0),
     "normal": dict(),
-    "fine": dict(iters=40, min_width=4.0),
+    "fine": dict(iters=40, min_width=4.0, boost=3.0),
 }
 
 
@@ -369,6 +371,17 @@ def paint_windowed(
     """
     if n_strokes is None and deadline is None:
         raise ValueError("paint_windowed needs a stroke count or a deadline")
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _paint_windowed(target, n_strokes, shape_name, canvas, cfg, seed, palette, progress, native, on_stage,
+                               deadline)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _paint_windowed(target, n_strokes, shape_name, canvas, cfg, seed, palette, progress, native, on_stage, deadline):
     shape = get_shape(shape_name)
     _, H, W = target.shape
     side = float(max(H, W))
