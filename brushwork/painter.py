@@ -312,7 +312,10 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
         # The agent painted these very strokes on a full-size canvas: reuse it instead of rendering
         # them all again (a third of an agent painting's time at 128 px).
         painting._image = to_uint8(canvas)
-    out = torch.from_numpy(painting.render()[..., :3]).permute(2, 0, 1).float() / 255
+    from .optimize_windowed import intra_threads
+
+    with intra_threads(1):  # many small windowed ops: 1 thread is fastest, and robust under load
+        out = torch.from_numpy(painting.render()[..., :3]).permute(2, 0, 1).float() / 255
     painting.metrics = {"strokes": len(painting), "method": method, "psnr": round(float(psnr(out, target_full)), 3),
                         "ssim": round(float(ssim(out, target_full)), 4), "seconds": round(time.time() - t0, 2),
                         "width": W, "height": H}
