@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from .canvas import Background, paint_strokes
 from .metrics import psnr, ssim
-from .optimize import refine_strokes
+from .optimize import OptimizeConfig, optimize_strokes, refine_strokes  # noqa: F401  (bench_scaling wraps these names)
+from .optimize_windowed import paint_windowed
 from .painting import Painting, to_uint8
 from .shapes import get_shape
 
@@ -267,7 +268,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
 
     if method == "optimize":
         native = resume.native if resume is not None else float(max(ww, wh))
-        from .optimize_windowed import detail_config, paint_windowed
+        from .optimize_windowed import detail_config
 
         dcfg = detail_config(cfg.detail)
         dcfg.iters = max(1, round(dcfg.iters * cfg.optimize_iters / 24))  # optimize_iters: 24 = the preset's
