@@ -27,7 +27,16 @@ from ..io.images import LoadedImage, load_image, output_size, resize_t, to_tenso
 from ..metrics import psnr, ssim
 from ..stroke import SHAPES, get_shape
 from ..stroke.canvas import Background, snap_to_palette
-from .optimize import OptimizeConfig, optimize_strokes, refine_strokes
+from .optimize import refine_strokes
+from .optimize_windowed import (
+    DETAIL_PRESETS,
+    MAX_SECONDS,
+    check_memory,
+    default_strokes,
+    detail_config,
+    intra_threads,
+    paint_windowed,
+)
 from .painting import Painting
 from .tiles import TILINGS, agent_strokes, default_passes
 
@@ -42,11 +51,12 @@ AUTO_METHOD = "optimize"
 ShapeName = Literal[SHAPES]  # every registered shape
 Method = Literal[METHODS]
 Tiling = Literal[TILINGS]
+Detail = Literal[tuple(DETAIL_PRESETS)]
 
 
 @dataclass
 class PaintConfig:
-    strokes: int = 0  # exact stroke count (0 = automatic: 200 per 256 px of the long side, at least 200)
+    strokes: int = 0  # exact stroke count (0 = automatic: optimize: by --detail and size; agent: 200 per 256 px, >= 200)
     shape: ShapeName = "bezier"  # the stroke shape
     method: Method = "auto"  # auto (= AUTO_METHOD, the best measured: optimize), agent, refine, optimize
     width: int = 0  # output width in px (0 = from height / the input)
@@ -57,14 +67,16 @@ class PaintConfig:
     tiles: Tiling = "overlap"  # overlap (seam-free) or paper (disjoint tiles, strokes clipped)
     passes: int = 0  # coarse-to-fine passes (0 = by output size)
     refine_iters: int = 30  # Adam iterations of the refine method
-    # Adam iterations per coarse-to-fine stage of the optimize method (the final joint pass: half as many).
-    # 24 rather than 40: at 512 px (400 strokes) about 0.8 dB lower PSNR in half the time, which is what
-    # brings the default painting near the 20 s target on a 2-core CPU (docs/benchmarks.md).
+    # Scales the optimize method's Adam iterations per stage: 24 = the --detail preset's own number.
     optimize_iters: int = 24
-    # Working resolution (long side, px) of refine / optimize; the agent's canvas is also at least its
-    # observation size for the finest tiles.  Strokes are resolution-free: the output is rendered from
-    # them at full size, so this trades detail for speed only.
+    # Working resolution (long side, px) of refine and of the agent's canvas (at least the agent's
+    # observation size on the finest tiles); optimize works up to the output's size by itself.  Strokes
+    # are resolution-free: the output is rendered from them at full size.
     work: int = 128
+    # Time budget in seconds (optimize): alone, strokes are added until the time is up; with --strokes,
+    # exactly that many strokes, iterations fitted to the time.  None: no budget.
+    seconds: float | None = None
+    detail: Detail = "normal"  # optimize presets: draft, normal, fine (docs/benchmarks/optimizer.md)
     seed: int = 0  # seeds the optimiser's own generator (no global RNG is touched)
     device: str = "auto"
     compile: bool = False  # torch.compile the soft rasteriser (slow first call, faster after)
@@ -103,7 +115,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
                                      plan.start, cfg.refine_iters, 0.03, plan.palette, clips=clips)
         live(strokes, frames, clips, replace=True)
     painting = build_painting(plan, strokes, frames, clips, native, live)
-    with phases("output_render_s"):
+    with phases("output_render_s"), intra_threads(1):  # many small windowed ops: 1 thread is fastest
         out = to_tensor(painting.render()[..., :3])
     painting.metrics = measure(painting, out, plan, time.time() - t0, phases.seconds)
     return painting
@@ -161,6 +173,7 @@ class Plan:
     old: Painting | None  # the resumed painting at the working size
     canvas: torch.Tensor  # what the new strokes are painted on (C, wh, ww)
     start: torch.Tensor  # what refinement paints over: the background (the resumed strokes are refined too)
+    deadline: float | None = None  # time.monotonic() by which the optimiser must stop (--seconds)
 
 
 def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
@@ -168,19 +181,23 @@ def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
     background = Background.parse(cfg.background)
     rgb, note = load_rgb(image, background)
     W, H = output_size(rgb.shape[1], rgb.shape[0], cfg.width, cfg.height)
-    n_old, n = stroke_budget(cfg, W, H, resume)
+    method = AUTO_METHOD if cfg.method == "auto" else cfg.method
+    n_old, n = stroke_budget(cfg, method, W, H, resume)
+    # Fail before any work when the painting cannot fit in memory (never an out-of-memory kill).
+    check_memory(H, W, n or int(400 * (cfg.seconds or 1)), extra_per_pixel=PAINTER_BYTES_PER_PIXEL)
     if not cfg.quiet and note:
         print(f"note: {note}")
     device = pick_device(cfg.device)
-    method = AUTO_METHOD if cfg.method == "auto" else cfg.method
     policy = load_policy(cfg, method, device)
     passes = cfg.passes or (len(policy.levels) if policy is not None and policy.levels else default_passes(W, H))
-    ww, wh = working_size(W, H, cfg, policy, passes)
+    ww, wh = working_size(W, H, cfg, method, policy, passes)
     target_full = resize_t(to_tensor(rgb), H, W)
     old, canvas = starting_canvas(resume, background, ww, wh)
     start = canvas.clone() if resume is None else background.canvas(wh, ww)
+    # The time budget, less what rendering the result and measuring it take afterwards.
+    deadline = None if not cfg.seconds else time.monotonic() + cfg.seconds * 0.95 - 0.3 - 2e-8 * W * H
     return Plan(cfg, background, note, W, H, ww, wh, n_old, n, method, policy, passes, target_full,
-                resize_t(target_full, wh, ww), parse_palette(cfg.palette), old, canvas, start)
+                resize_t(target_full, wh, ww), parse_palette(cfg.palette), old, canvas, start, deadline)
 
 
 def load_rgb(image, background: Background) -> tuple[np.ndarray, str | None]:
@@ -201,9 +218,12 @@ def load_rgb(image, background: Background) -> tuple[np.ndarray, str | None]:
     return rgb, note
 
 
-def stroke_budget(cfg: PaintConfig, W: int, H: int, resume: Painting | None) -> tuple[int, int]:
-    """(strokes already painted, total strokes the painting will hold)."""
-    n = cfg.strokes or max(200, round(200 * max(W, H) / 256))
+def stroke_budget(cfg: PaintConfig, method: str, W: int, H: int, resume: Painting | None) -> tuple[int, int]:
+    """(strokes already painted, total strokes the painting will hold); total 0 = as many as --seconds allow."""
+    if method == "optimize":
+        n = cfg.strokes or (0 if cfg.seconds else default_strokes(W, H, cfg.detail))
+    else:
+        n = cfg.strokes or max(200, round(200 * max(W, H) / 256))
     if resume is None:
         return 0, n
     if resume.shape != cfg.shape:
@@ -211,7 +231,7 @@ def stroke_budget(cfg: PaintConfig, W: int, H: int, resume: Painting | None) -> 
     n_old = len(resume)
     if cfg.strokes and cfg.strokes <= n_old:
         raise ValueError(f"the resumed painting already has {n_old} strokes; ask for more with --strokes")
-    return n_old, cfg.strokes or n_old + n
+    return n_old, cfg.strokes or (n_old + n if n else 0)
 
 
 def load_policy(cfg: PaintConfig, method: str, device: torch.device):
@@ -226,9 +246,11 @@ def load_policy(cfg: PaintConfig, method: str, device: torch.device):
     return policy
 
 
-def working_size(W: int, H: int, cfg: PaintConfig, policy, passes: int) -> tuple[int, int]:
+def working_size(W: int, H: int, cfg: PaintConfig, method: str, policy, passes: int) -> tuple[int, int]:
     """The working canvas (width, height): long side ``cfg.work``, and for the agent at least its
     observation size on the finest tiles; never above the output."""
+    if method == "optimize":
+        return W, H  # the windowed optimiser picks each stage's resolution, up to the output's
     work = cfg.work if policy is None else max(cfg.work, policy.size * 2 ** (passes - 1) * max(W, H) // min(W, H))
     scale = min(1.0, work / max(W, H))
     return max(8, round(W * scale)), max(8, round(H * scale))
@@ -281,11 +303,14 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
         if plan.method == "optimize":
             native = resume.native if resume is not None else float(max(plan.ww, plan.wh))
             live.native = native
-            ocfg = OptimizeConfig(iters=cfg.optimize_iters, final_iters=cfg.optimize_iters // 2)
-            strokes, frames = optimize_strokes(plan.target, n, get_shape(cfg.shape, compiled=cfg.compile), plan.canvas, ocfg,
-                                               cfg.seed, plan.palette, progress=not cfg.quiet, native=native,
-                                               on_stage=lambda s, f: live(s, f, None))
-            bar.update(n)
+            dcfg = detail_config(cfg.detail)
+            dcfg.iters = max(1, round(dcfg.iters * cfg.optimize_iters / 24))
+            strokes, frames = paint_windowed(plan.target, n or None, get_shape(cfg.shape, compiled=cfg.compile), plan.canvas,
+                                             dcfg, cfg.seed, plan.palette, progress=not cfg.quiet, native=native,
+                                             on_stage=lambda s, f: live(s, f, None), deadline=plan.deadline)
+            plan.n = plan.n_old + len(strokes)  # a time budget alone decides the count
+            bar.total = len(strokes)
+            bar.update(len(strokes))
             return strokes, frames, None, native
         native = resume.native if resume is not None else float(plan.policy.size)
         live.native = native
@@ -335,7 +360,16 @@ def measure(painting: Painting, out: torch.Tensor, plan: Plan, seconds: float, p
     return metrics
 
 
+# The painter's own full-size buffers per output pixel (target, render, metrics); 4096 px with 2,000
+# strokes measured 3.5 GB peak RSS.
+PAINTER_BYTES_PER_PIXEL = 128
+
+
 def check(cfg: PaintConfig) -> None:
+    if cfg.seconds is not None and not (0 < cfg.seconds <= MAX_SECONDS):
+        raise ValueError(f"--seconds must be > 0 and at most {MAX_SECONDS:.0f} (a day), got {cfg.seconds}")
+    if cfg.detail not in DETAIL_PRESETS:
+        raise ValueError(f"--detail must be one of {', '.join(DETAIL_PRESETS)}, got {cfg.detail!r}")
     if cfg.method not in METHODS:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
     if cfg.strokes < 0:
