@@ -67,7 +67,7 @@ def progression(agent: str, images: list[Path], size: int = 128) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--agent", default="photo")
+    p.add_argument("--agent", default="photo-ddpg")
     p.add_argument("--images", default="")
     p.add_argument("--skip-example", action="store_true")
     a = p.parse_args()

@@ -214,17 +214,11 @@ def pretrain_step(actor: Actor, shape, size: int, batch: int, steps: int, backgr
 def main(args) -> Path:
     """Train with ``--algo direct`` (``args``: `brushwork.agent.train.Args`).  Top to bottom: settings ->
     data -> rasteriser -> actor -> resume -> loop of (rollout, loss, step, log / evaluate / checkpoint)."""
-    from .. import device as distributed
-    from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
+    from ..io.weights import resume_checkpoint, save_checkpoint, save_weights
     from .targets import open_data
 
     # --- settings ------------------------------------------------------------------------------
-    args.check()
-    _, device = distributed.setup(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.deterministic:
-        torch.use_deterministic_algorithms(True)
+    _, device = args.prepare()
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     levels = parse_levels(args.levels)
@@ -257,10 +251,7 @@ def main(args) -> Path:
     state = {"updates": 0, "seconds": 0.0, "best_psnr": -math.inf, "images": 0}
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"
     if args.resume:
-        ck = load_checkpoint(ckpt_path, map_location=device)
-        if ck["identity"] != args.identity():
-            diff = {k: (ck["identity"].get(k), v) for k, v in args.identity().items() if ck["identity"].get(k) != v}
-            raise WeightsError(f"{ckpt_path}: checkpoint was trained with other settings (saved, asked): {diff}")
+        ck = resume_checkpoint(ckpt_path, args.identity(), map_location=device)
         actor.load_state_dict(ck["actor"])
         opt.load_state_dict(ck["opt"])
         gen.set_state(ck["gen"])

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from .. import device as distributed
 from ..cli import choices
-from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
+from ..io.weights import resume_checkpoint, save_checkpoint, save_weights
 from ..stroke import N_PARAMS, SHAPES
 from ..stroke.canvas import NAMED
 from .ddpg import Agent, DDPGConfig
@@ -125,6 +125,16 @@ class Args:
         if self.warmup < 0 or self.warmstart < 0 or (self.noise is not None and self.noise < 0):
             raise ValueError("--warmup, --warmstart and --noise must be >= 0")
 
+    def prepare(self):
+        """Check the settings, join the process group if any, set threads and determinism: (Dist, device)."""
+        self.check()
+        d, device = distributed.setup(self.device)
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        if self.deterministic:
+            torch.use_deterministic_algorithms(True)
+        return d, device
+
     def configs(self) -> tuple[NetConfig, DDPGConfig]:
         noise = self.noise if self.noise is not None else (0.0 if self.algo == "model-based" else 0.05)
         return (NetConfig(width=self.width, bundle=self.bundle, norm=self.norm),
@@ -180,12 +190,7 @@ def main(args: Args) -> Path:
 
         return direct_main(args)
     # --- settings ------------------------------------------------------------------------------
-    args.check()
-    d, device = distributed.setup(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.deterministic:
-        torch.use_deterministic_algorithms(True)
+    d, device = args.prepare()
     torch.manual_seed(args.seed + 1000 * d.rank)
     gen = torch.Generator().manual_seed(args.seed + 1000 * d.rank)  # data and replay sampling
     out = Path(args.out)
@@ -219,10 +224,7 @@ def main(args: Args) -> Path:
     state = {"env_steps": 0, "episodes": 0, "updates": 0, "warmstart_done": 0, "seconds": 0.0, "best_psnr": -math.inf}
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"
     if args.resume:
-        ck = load_checkpoint(ckpt_path, map_location=device)
-        if ck["identity"] != args.identity():
-            diff = {k: (ck["identity"].get(k), v) for k, v in args.identity().items() if ck["identity"].get(k) != v}
-            raise WeightsError(f"{ckpt_path}: checkpoint was trained with other settings (saved, asked): {diff}")
+        ck = resume_checkpoint(ckpt_path, args.identity(), map_location=device)
         agent.load_state_dict(ck["agent"])
         for name in ("opt_actor", "opt_critic", "opt_disc"):
             getattr(agent, name).load_state_dict(ck[name])

@@ -183,3 +183,15 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         return torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:  # torch raises several types for a damaged file
         raise WeightsError(f"{path}: corrupt checkpoint ({e})") from None
+
+
+def resume_checkpoint(path: str | Path, identity: dict, map_location="cpu") -> dict:
+    """`load_checkpoint`, refused (WeightsError naming the differing settings) unless it was written by
+    a run with the same ``identity`` (the settings a resumed run must share)."""
+    ck = load_checkpoint(path, map_location=map_location)
+    if ck["identity"] != identity:
+        diff = {k: (ck["identity"].get(k), v) for k, v in identity.items() if ck["identity"].get(k) != v}
+        diff.update({k: (v, None) for k, v in ck["identity"].items() if k not in identity})
+        raise WeightsError(f"{path}: checkpoint was trained with other settings (saved, asked): {diff}")
+    return ck
+

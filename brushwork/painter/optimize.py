@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from ..stroke import Shape, get_shape
+from ..stroke import COLOR, N_PARAMS, N_SHAPE, Shape, get_shape
 from ..stroke.canvas import composite, stroke_colors
 
 
@@ -75,15 +75,23 @@ def seed_strokes(shape, target: Tensor, canvas: Tensor, n: int, scale: float, si
     prob = (err.flatten() + 1e-6) ** 2
     idx = torch.multinomial(prob / prob.sum(), n, replacement=n > prob.numel(), generator=gen)
     iy, ix = idx // w, idx % w
-    # Stroke direction along local edges: perpendicular to the blurred target's gradient.
+    return oriented_strokes(shape, target, iy, ix, scale, k, side, _blur(target, k)[:, iy, ix].T, gen)
+
+
+def oriented_strokes(shape, target: Tensor, iy: Tensor, ix: Tensor, length: float, k: int, side: float, colors: Tensor,
+                     gen: torch.Generator) -> Tensor:
+    """Strokes (n, 13) centred on pixels (iy, ix), about ``length`` px long (x 0.6-1.4) along the local
+    edges (perpendicular to the gradient of the target blurred by ``k`` px, +-0.3 rad), coloured
+    ``colors`` (n, 3); frame side ``side`` px at the origin."""
+    n = len(iy)
     tb = _blur(target.mean(0, keepdim=True), k)[0]
     gy = F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1))[iy, ix]
     gx = F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0))[iy, ix]
     ang = torch.atan2(gy, gx) + math.pi / 2 + 0.3 * torch.randn(n, generator=gen)
-    length = scale * (0.6 + 0.8 * torch.rand(n, generator=gen))
-    s = torch.empty(n, 13)
-    s[:, :10] = shape.place(ix.float() + 0.5, iy.float() + 0.5, length, ang, side)
-    s[:, 10:13] = _blur(target, k)[:, iy, ix].T
+    ln = length * (0.6 + 0.8 * torch.rand(n, generator=gen))
+    s = torch.empty(n, N_PARAMS)
+    s[:, :N_SHAPE] = shape.place(ix.float() + 0.5, iy.float() + 0.5, ln, ang, side)
+    s[:, COLOR] = colors
     return s.clamp(0.01, 0.99)
 
 

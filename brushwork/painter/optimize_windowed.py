@@ -40,7 +40,7 @@ from ..stroke import Shape, get_shape
 from ..stroke.base import area_chunks, windows_from_boxes
 from ..stroke.bezier import Bezier
 from ..stroke.canvas import paint_strokes, stroke_colors
-from .optimize import _blur, logit
+from .optimize import _blur, logit, oriented_strokes
 
 _DEBUG = bool(os.environ.get("BRUSHWORK_DEBUG_OPT"))
 
@@ -180,15 +180,7 @@ def _seed(shape: Shape, target: Tensor, err: Tensor, m: int, length: float, cell
     iy, ix = _pick_seeds(err, cell, m, gen)
     m = len(iy)
     k = max(1, int(length // 4) | 1)
-    tb = _blur(target.mean(0, keepdim=True), k)[0]
-    gy = F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1))[iy, ix]
-    gx = F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0))[iy, ix]
-    ang = torch.atan2(gy, gx) + math.pi / 2 + 0.3 * torch.randn(m, generator=gen)
-    ln = length * (0.6 + 0.8 * torch.rand(m, generator=gen))
-    s = torch.empty(m, 13)
-    s[:, :10] = shape.place(ix.float() + 0.5, iy.float() + 0.5, ln, ang, side)
-    s[:, 10:13] = target[:, iy, ix].T
-    return s.clamp(0.01, 0.99)
+    return oriented_strokes(shape, target, iy, ix, length, k, side, target[:, iy, ix].T, gen)
 
 
 def _gather(img: Tensor, x0: Tensor, y0: Tensor, h: int, w: int) -> Tensor:

@@ -1,0 +1,57 @@
+"""Agents on the dev photos the way the painter uses them: `paint(method="agent")` at N x N px (centre
+crop), mean PSNR and seconds per image after a warm-up, next to the flat fill of each image's mean
+colour.  One thread; the table goes to stdout (markdown).
+
+    python scripts/eval_agents_dev.py photo photo-ddpg circle:circle triangle:triangle --strokes 50 200
+
+An argument is AGENT[:SHAPE] (a shipped name or an actor .safetensors; SHAPE defaults to bezier).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from brushwork import paint  # noqa: E402
+from brushwork.data import dev_images  # noqa: E402
+from brushwork.io.images import centre_crop_square, load_image, resize  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("agents", nargs="+")
+    p.add_argument("--strokes", type=int, nargs="+", default=[50, 200])
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--tiles", default="overlap")
+    p.add_argument("--method", default="agent")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    images = [resize(centre_crop_square(load_image(f).rgb), (a.size, a.size)) for f in dev_images()]
+    flat = np.mean([10 * np.log10(1 / np.mean((im / 255.0 - (im / 255.0).mean((0, 1))) ** 2)) for im in images])
+    print(f"dev photos ({len(images)}), {a.size} px, method {a.method}, tiles {a.tiles}, 1 thread; flat fill {flat:.2f} dB\n")
+    print("| agent | shape | strokes | PSNR (dB) | above flat | s / image |\n|---|---|---|---|---|---|")
+    for spec in a.agents:
+        agent, _, shape = spec.partition(":")
+        shape = shape or "bezier"
+        kw = dict(method=a.method, agent=agent, shape=shape, tiles=a.tiles, quiet=True)
+        paint(images[0], strokes=a.strokes[0], **kw)  # warm-up
+        for n in a.strokes:
+            res = []
+            for im in images:
+                t0 = time.perf_counter()
+                out = paint(im, strokes=n, **kw)
+                res.append((out.metrics["psnr"], time.perf_counter() - t0))
+            ps, sec = np.mean([r[0] for r in res]), np.mean([r[1] for r in res])
+            print(f"| {agent} | {shape} | {n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
