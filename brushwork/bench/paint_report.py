@@ -6,7 +6,15 @@ from pathlib import Path
 
 from .common import fmt, fmt_seconds, kept_notes, machine_line, md_table, pyplot, save_figure, text_table
 
-PLOTS = ("bench_psnr_strokes.png", "bench_psnr_seconds.png")
+PLOTS = ("bench_psnr_strokes.png", "bench_psnr_seconds.png", "bench_memory_strokes.png")
+
+#: Quoted reference rows, by benchmark size: the greedy Go program fogleman/primitive (rotated
+#: rectangles, 2 workers) on the dev photos centre-cropped to 512 px, whole process, measured side by
+#: side with brushwork on this project's 2-core machine (figures from issue 13; not re-run by the bench).
+REFERENCES = {
+    "512": [("primitive (rotated rectangles, 2 workers)", 400, 25.0, 56.0),
+            ("primitive (rotated rectangles, 2 workers)", 1000, 26.8, 126.0)],
+}
 HEADERS = ["shape", "method", "strokes", "MSE", "PSNR dB", "SSIM", "s / image", "× paper-size time",
            "peak RSS MiB (Δ)"]
 
@@ -60,12 +68,16 @@ def plot(result: dict, folder: Path) -> list[Path]:
         return []
     folder.mkdir(parents=True, exist_ok=True)
     paper = next((c for c in result["cells"] if c["mode"] == "paper" and "mean" in c), None)
+    refs = REFERENCES.get(str(result["size"]), [])
     files = []
     for name, xi, xlabel in ((PLOTS[0], 0, "strokes"), (PLOTS[1], 2, "seconds per image")):
         fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
         for (shape, method), pts in series.items():
             label = method if len({s for s, _ in series}) == 1 else f"{method} ({shape})"
             ax.plot([p[xi] for p in pts], [p[1] for p in pts], marker="o", label=label)
+        if refs:  # quoted, not measured by this run
+            ax.plot([r[1] if xi == 0 else r[3] for r in refs], [r[2] for r in refs], ls="--", marker="s",
+                    color="grey", label=refs[0][0] + ", quoted")
             if xi == 2:
                 for p in pts:
                     ax.annotate(str(p[0]), (p[2], p[1]), textcoords="offset points", xytext=(4, -10), fontsize=7)
@@ -86,7 +98,30 @@ def plot(result: dict, folder: Path) -> list[Path]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         files.append(save_figure(fig, folder / name))
+    mem = _memory_series(result)
+    if mem:
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+        for (shape, method), pts in mem.items():
+            label = method if len({s for s, _ in mem}) == 1 else f"{method} ({shape})"
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("strokes (log scale)")
+        ax.set_ylabel("peak RSS of the process (MiB)")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{len(result['images'])} image(s), size {result['size']}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        files.append(save_figure(fig, folder / PLOTS[2]))
     return files
+
+
+def _memory_series(result: dict) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """(shape, method) -> [(strokes, peak RSS MiB)] of the isolated cells."""
+    out: dict[tuple[str, str], list] = {}
+    for c in result["cells"]:
+        if c["mode"] == "paint" and c.get("peak_rss_mib") is not None:
+            out.setdefault((c["shape"], c["method"]), []).append((c["strokes"], c["peak_rss_mib"]))
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def per_image(result: dict) -> list[list[str]]:
@@ -128,6 +163,13 @@ def write_doc(path: Path, result: dict) -> None:
         "## Means over the images", "",
         md_table(HEADERS, rows(result), "lllrrrrrr"), "",
     ] + kept_notes(path) + [""]
+    refs = REFERENCES.get(str(result["size"]), [])
+    if refs:
+        md += ["Reference, quoted (not run by this benchmark): the greedy program "
+               "[fogleman/primitive](https://github.com/fogleman/primitive), measured side by side with brushwork on "
+               "the same 2-core machine, dev photos centre-cropped to 512 px, whole process (issue 13):", "",
+               md_table(["program", "shapes", "PSNR dB", "s / image"],
+                        [[r[0], str(r[1]), fmt(r[2]), fmt_seconds(r[3])] for r in refs], "lrrr"), ""]
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem.replace('_', ' ')}](images/{p.name})" for p in plots] + [""]
     md += [

@@ -40,6 +40,8 @@ from ..stroke import Shape, get_shape
 from ..stroke.base import area_chunks, windows_from_boxes
 from ..stroke.bezier import Bezier
 from ..stroke.canvas import paint_strokes, stroke_colors
+from .joint_windowed import refine_windowed
+from .joint_windowed import supports as supports_joint
 from .optimize import _blur, logit, oriented_strokes
 
 _DEBUG = bool(os.environ.get("BRUSHWORK_DEBUG_OPT"))
@@ -47,14 +49,15 @@ _DEBUG = bool(os.environ.get("BRUSHWORK_DEBUG_OPT"))
 
 @dataclass
 class DetailConfig:
-    iters: int = 24  # Adam iterations per stage
-    lr: float = 0.08  # Adam LR on the logits of the shape numbers
+    iters: int = 40  # Adam iterations per stage (24 -> 40: +0.4 dB at 1,000 strokes, docs/benchmarks/optimizer.md)
+    lr: float = 0.12  # Adam LR on the logits of the shape numbers (0.08 -> 0.12: +0.4 dB, same time)
     boost: float = 1.0  # stages of fewer than 64 strokes get up to this many times more iterations
     decay: float = 1.0  # the LR decays linearly to lr * decay over a stage's iterations
     first: int = 4  # strokes of the first stage (stages double)
     growth: float = 2.0  # stroke count growth per stage
     coverage: float = 1.0  # stroke length L = coverage * side / sqrt(strokes painted so far + half the stage)
-    min_width: float = 6.0  # stage resolution: strokes at least this many px wide (px of that resolution)
+    min_width: float = 4.0  # stage resolution: strokes at least this many px wide (px of that resolution);
+    # 6 -> 4 halved the time at -0.1 dB; 3 lost 0.6 dB (docs/benchmarks/optimizer.md)
     max_length: float = 0.6  # longest seed, fraction of the long side
     margin: float = 0.15  # endpoints move at most this fraction of the seed's length out of its box
     grow: float = 1.5  # radii grow at most this factor over the seed's
@@ -65,13 +68,18 @@ class DetailConfig:
     threads: int = 1  # torch intra-op threads while optimising (0: leave torch's setting).  The batched
     # calls are small: on a loaded 2-core machine 2 threads were > 5x slower than 1 (docs/benchmarks/optimizer.md)
     max_res: int = 0  # finest working resolution (long side, px); 0 = the target's own size
+    joint_iters: int = 8  # then all strokes optimised together through the in-order composite
+    # (`joint_windowed`): at 512 px / 1,000 strokes 16 joint iterations raised 22.4 to 25.3 dB
+    joint_lr: float = 0.2  # Adam LR of the joint pass (0.1: -0.3 dB, 0.3: -0.3 dB at 12 iterations)
+    joint_fixed: float = 0.05  # the first strokes (this fraction; the canvas-sized ones) stay fixed in it
+    joint_share: float = 0.5  # with a time budget and joint_iters > 0: the stages' share of the time
 
 
 #: Named presets (``--detail``).  Measured figures: docs/benchmarks/optimizer.md.
 DETAIL_PRESETS: dict[str, dict] = {
-    "draft": dict(iters=10, min_width=8.0),
-    "normal": dict(),
-    "fine": dict(iters=40, min_width=4.0, boost=3.0),
+    "draft": dict(iters=12, min_width=6.0, joint_iters=0),
+    "normal": dict(iters=24),
+    "fine": dict(iters=40, grow=3.0, boost=3.0, joint_iters=24),
 }
 
 
@@ -368,12 +376,14 @@ def paint_windowed(
     native: float | None = None,
     on_stage=None,
     deadline: float | None = None,
+    on_refined=None,
 ) -> tuple[Tensor, Tensor]:
     """Paint ``target`` (3, H, W) in [0, 1] with exactly ``n_strokes`` strokes over ``canvas`` (C, H, W).
 
     Returns (strokes (N, 13), frames (N, 3)), every frame the square (0, 0, max(H, W)), as
     `optimize_strokes` does.  ``n_strokes`` None: as many as ``deadline`` allows (at least one stage).
-    ``on_stage(strokes, frames)``: called with each stage's kept strokes.
+    ``on_stage(strokes, frames)``: called with each stage's kept strokes; ``on_refined(strokes, frames)``:
+    with all strokes after the joint pass (they replace the earlier ones).
     """
     cfg = cfg if cfg is not None else DetailConfig()
     if n_strokes is None and deadline is None:
@@ -382,14 +392,40 @@ def paint_windowed(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        return _paint_windowed(target, n_strokes, shape_name, canvas, cfg, seed, palette, progress, native, on_stage,
-                               deadline)
+        start = time.monotonic()
+        shape = get_shape(shape_name)
+        joint = cfg.joint_iters > 0 and supports_joint(shape)
+        stage_deadline = deadline if deadline is None or not joint else start + (deadline - start) * cfg.joint_share
+        strokes, frames = _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progress, native,
+                                          on_stage, stage_deadline)
+        if joint and len(strokes):
+            strokes = _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadline)
+            if on_refined is not None:
+                on_refined(strokes, frames)
+        return strokes, frames
     finally:
         torch.set_num_threads(threads)
 
 
-def _paint_windowed(target, n_strokes, shape_name, canvas, cfg, seed, palette, progress, native, on_stage, deadline):
-    shape = get_shape(shape_name)
+def _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadline):
+    """The joint pass (`joint_windowed.refine_windowed`) at the finest working resolution."""
+    _, H, W = target.shape
+    side = float(max(H, W))
+    f = min(1.0, cfg.max_res / side) if cfg.max_res else 1.0
+    hs, ws = max(1, round(H * f)), max(1, round(W * f))
+    n = len(strokes)
+    fr = torch.tensor([0.0, 0.0, side * f]).expand(n, 3).contiguous()
+    nat = torch.full((n,), (side if native is None else float(native)) * f)
+    bar = tqdm(total=cfg.joint_iters, desc="joint", disable=not progress, leave=False, dynamic_ncols=True, unit="iter")
+    out, _ = refine_windowed(_resize(target, hs, ws), strokes, fr, nat, shape, _resize(canvas, hs, ws),
+                             lambda st, f_, n_: _bounds(shape, st, f_, n_, cfg), cfg.joint_iters, cfg.joint_lr,
+                             cfg.chunk_pixels, fixed_colors=palette is not None, deadline=deadline,
+                             fixed=int(cfg.joint_fixed * n), on_iter=lambda: bar.update(1))
+    bar.close()
+    return out
+
+
+def _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progress, native, on_stage, deadline):
     _, H, W = target.shape
     side = float(max(H, W))
     native = side if native is None else float(native)

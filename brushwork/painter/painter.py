@@ -307,7 +307,8 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
             dcfg.iters = max(1, round(dcfg.iters * cfg.optimize_iters / 24))
             strokes, frames = paint_windowed(plan.target, n or None, get_shape(cfg.shape, compiled=cfg.compile), plan.canvas,
                                              dcfg, cfg.seed, plan.palette, progress=not cfg.quiet, native=native,
-                                             on_stage=lambda s, f: live(s, f, None), deadline=plan.deadline)
+                                             on_stage=lambda s, f: live(s, f, None), deadline=plan.deadline,
+                                             on_refined=lambda s, f: live(s, f, None, replace=True))
             plan.n = plan.n_old + len(strokes)  # a time budget alone decides the count
             bar.total = len(strokes)
             bar.update(len(strokes))
