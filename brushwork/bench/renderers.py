@@ -3,7 +3,7 @@
 Fidelity: PSNR of alpha maps against the shape's exact reference rasteriser on held-out random strokes
 (all ten shape numbers i.i.d. U[0, 1], drawn with a seed no training run uses).  Speed: forward and
 forward+backward seconds per 1,000 strokes on this CPU.  Rows: the reference itself (timing only), the
-analytic soft rasteriser (eager and torch.compile'd), every shipped neural renderer and any given with
+analytic soft rasteriser (eager, torch.compile'd and fused by numba), every shipped neural renderer and any given with
 ``--renderer``, and an untrained paper-size neural renderer (timing only: its cost does not depend on
 its weights, so the comparison exists before any renderer ships).
 """
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ..metrics import psnr_from_mse
-from ..stroke import SHAPES, get_shape
+from ..stroke import SHAPES, fused, get_shape
 from .common import clock, command_line, log, machine, median, set_threads, text_table
 from .renderers_report import MAX_PSNR, table, targets, write_doc
 
@@ -117,8 +117,14 @@ def build_rows(args: RenderersArgs) -> list[Row]:
         sh = get_shape(name)
         rows.append(Row(name, "reference", "reference", args.size, lambda x, sh=sh: sh.reference(x, args.size),
                         grad=False, fidelity=False, note="exact, not differentiable; PSNR = inf by definition"))
+        eager = get_shape(name)
+        eager.use_fused = False  # the torch code, whether or not numba is there
         rows.append(Row(name, "analytic (eager)", "analytic", args.size,
-                        lambda x, sh=sh: sh.soft(x, args.size, validate=False)))
+                        lambda x, sh=eager: sh.soft(x, args.size, validate=False)))
+        if sh.use_fused and fused.enabled():
+            rows.append(Row(name, "analytic (fused, numba)", "fused", args.size,
+                            lambda x, sh=sh: sh.soft(x, args.size, validate=False),
+                            note="the default on CPUs; first call compiles (or loads numba's cache)"))
         if args.compiled:
             shc = get_shape(name, compiled=True)
             rows.append(Row(name, "analytic (torch.compile)", "compiled", args.size,
@@ -198,7 +204,7 @@ def warm_up(rows: list[Row], args: RenderersArgs, strokes: Tensor) -> None:
             timed_pass(r.render, first, args.batch, False)
             if r.grad:
                 timed_pass(r.render, first, args.batch, True)
-            if r.kind == "compiled":
+            if r.kind in ("compiled", "fused"):
                 r.compile_s = clock() - t0
                 timed_pass(r.render, strokes, args.batch, False)
                 timed_pass(r.render, strokes, args.batch, True)

@@ -30,7 +30,7 @@ def targets(rows: list[Row], args: RenderersArgs) -> list[tuple[str, str, str]]:
             v = r.psnr.get(str(r.size), {}).get("set")
             out.append((f"{r.renderer} vs reference ≥ 26 dB", f"{fmt(v)} dB", "pass" if v and v >= 26 else "FAIL"))
     neural = shipped or [r for r in rows if r.kind == "paper"]
-    for a in (r for r in rows if r.shape == "bezier" and r.kind in ("analytic", "compiled")):
+    for a in (r for r in rows if r.shape == "bezier" and r.kind in ("analytic", "compiled", "fused")):
         for n in neural:
             fa, fn_ = median(a.forward_backward), median(n.forward_backward)
             if fa is None or fn_ is None:

@@ -65,8 +65,9 @@ class DetailConfig:
     cell: float = 1.0  # seeds lie in distinct grid cells of side cell * L
     retries: int = 3  # extra stages for strokes that were rejected in the last stage
     chunk_pixels: int = 1 << 16  # window pixels x strokes per batched rasteriser call
-    threads: int = 1  # torch intra-op threads while optimising (0: leave torch's setting).  The batched
-    # calls are small: on a loaded 2-core machine 2 threads were > 5x slower than 1 (docs/benchmarks/optimizer.md)
+    threads: int = 0  # torch intra-op threads while optimising (0: leave torch's setting, which batch mode
+    # and the server set per job).  The fused kernels use them (2 threads: 4.6 s vs 6.0 s for 1,000 strokes
+    # at 512 px); eager torch's small ops did not (2 threads > 5x slower under load: docs/benchmarks/optimizer.md)
     max_res: int = 0  # finest working resolution (long side, px); 0 = the target's own size
     joint_iters: int = 8  # then all strokes optimised together through the in-order composite
     # (`joint_windowed`): at 512 px / 1,000 strokes 16 joint iterations raised 22.4 to 25.3 dB
@@ -78,13 +79,14 @@ class DetailConfig:
 #: Named presets (``--detail``).  Measured figures: docs/benchmarks/optimizer.md.
 DETAIL_PRESETS: dict[str, dict] = {
     "draft": dict(iters=12, min_width=6.0, joint_iters=0),
-    "normal": dict(iters=24),
-    "fine": dict(iters=40, grow=3.0, boost=3.0, joint_iters=24),
+    "normal": dict(iters=24, joint_iters=16),
+    "fine": dict(iters=40, boost=3.0, joint_iters=32),
 }
 
 
-#: Default stroke count per 512 px of the output's long side, by preset (--strokes 0).
-DEFAULT_STROKES = {"draft": 500, "normal": 1000, "fine": 2000}
+#: Default stroke count per 512 px of the output's long side, by preset (--strokes 0).  With the fused
+#: rasteriser, 2,000 strokes (29.4 dB) paint in the time 1,000 with more joint iterations (28.0 dB) take.
+DEFAULT_STROKES = {"draft": 1000, "normal": 2000, "fine": 4000}
 MAX_SECONDS = 86400.0
 
 

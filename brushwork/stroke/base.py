@@ -38,6 +38,9 @@ def hex_color(rgb) -> str:
 # Soft edges: a pixel half inside an edge gets alpha 0.5, the ramp is one pixel wide. This is what
 # box-filtering a hard edge gives, which is what the reference's 2x2 supersampling approximates.
 EDGE = 1.0
+# Fixed curve samples of the soft Bezier rasteriser (brackets for its refinement: bezier.py).  Here, not
+# in bezier.py, because the fused kernels (fused_kernels.py) compile it in as a constant.
+SAMPLES_SOFT = 6
 
 
 def validate(strokes: Tensor, names: tuple[str, ...], what: str = "stroke") -> Tensor:
@@ -163,6 +166,8 @@ class Shape(ABC):
     checkpoint_above: int = 2_000_000
     #: per-call chunking of the soft rasteriser: at most this many window pixels x strokes at once
     chunk_pixels: int = 1 << 15
+    #: the shape has a fused CPU kernel (stroke/fused.py) and uses it when numba is there
+    use_fused: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
