@@ -30,6 +30,8 @@ from brushwork.io.images import centre_crop_square, load_image, resize, save_ima
 TARGETS = {
     "default": ([], 512, True, ">= 25 dB in <= 15 s", lambda s, p, m, d: p >= 25 and s <= 15),
     "strokes1000": (["--strokes", "1000"], 512, True, ">= 27.8 dB in <= 42 s", lambda s, p, m, d: p >= 27.8 and s <= 42),
+    "fine1000": (["--detail", "fine", "--strokes", "1000"], 512, True, ">= 27.8 dB in <= 42 s",
+                 lambda s, p, m, d: p >= 27.8 and s <= 42),
     "strokes2000": (["--strokes", "2000"], 512, True, ">= 28.5 dB in <= 60 s", lambda s, p, m, d: p >= 28.5 and s <= 60),
     "seconds30": (["--seconds", "30"], 512, True, "27-33 s, above the default",
                   lambda s, p, m, d: 27 <= s <= 33 and (d is None or p > d)),
@@ -75,7 +77,13 @@ def main() -> int:
     rows, default_psnr = [], None
     for name in a.only:
         extra, side, every, target, check = TARGETS[name]
-        res = [run_one(img, extra, side, tmp / f"{name}-{img.stem}.png", a.threads) for img in (photos if every else photos[:1])]
+        try:
+            res = [run_one(img, extra, side, tmp / f"{name}-{img.stem}.png", a.threads)
+                   for img in (photos if every else photos[:1])]
+        except RuntimeError as e:  # a cell that fails is a row saying so, not a lost report
+            print(e, file=sys.stderr)
+            rows.append([name, " ".join(extra) or "(none)", f"{side}", "—", "—", "—", "—", target, "**failed**"])
+            continue
         secs = float(np.mean([r[0] for r in res]))
         ps = [r[1] for r in res if r[1] is not None]
         psnr = float(np.mean(ps)) if ps else None
