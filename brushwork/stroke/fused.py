@@ -1,4 +1,5 @@
-"""Fused CPU kernels (numba) for the Bezier soft rasteriser: forward and backward in one pass per pixel.
+"""Fused CPU kernels (numba) for the Bezier soft rasteriser (forward and backward in one pass per pixel)
+and for the joint pass's in-order windowed composite (`composite_in_order`, and its backward).
 
 The eager torch rasteriser (`Bezier.soft_window`) evaluates ~100 elementwise ops per pixel, each a
 separate pass over the window tensor with its own temporaries; on a CPU it is bound by memory traffic
@@ -118,3 +119,26 @@ def bezier_alpha(p0: Tensor, p1: Tensor, p2: Tensor, r0: Tensor, r2: Tensor, a0:
     pxe = px.expand(n, 1, px.shape[-1]).reshape(n, -1).to(dtype)
     pye = py.expand(n, py.shape[-2], 1).reshape(n, -1).to(dtype)
     return _FusedBezier.apply(g, pxe, pye)
+
+
+def composite_in_order(canvas: Tensor, alphas: Tensor, offs: Tensor, hs: Tensor, ws: Tensor, y0: Tensor, x0: Tensor,
+                       colors: Tensor) -> Tensor:
+    """Paint N strokes in order over ``canvas`` (C, H, W) in place, each ``canvas (1 - a) + a c`` inside
+    its window: ``alphas`` all windows' alphas, flat; stroke i's window (hs[i] x ws[i]) starts at
+    alphas[offs[i]] and at canvas pixel (y0[i], x0[i]); colors (N, C).  Index tensors int64.  Returns
+    the canvas under each window before its stroke, (C, len(alphas)), for `composite_in_order_backward`."""
+    prev = torch.empty(canvas.shape[0], alphas.numel(), dtype=canvas.dtype)
+    kernels().composite_forward(canvas.numpy(), alphas.numpy(), offs.numpy(), hs.numpy(), ws.numpy(), y0.numpy(),
+                                x0.numpy(), colors.contiguous().numpy(), prev.numpy())
+    return prev
+
+
+def composite_in_order_backward(grad: Tensor, alphas: Tensor, offs: Tensor, hs: Tensor, ws: Tensor, y0: Tensor,
+                                x0: Tensor, colors: Tensor, prev: Tensor) -> tuple[Tensor, Tensor]:
+    """Reverse of `composite_in_order`: ``grad`` (C, H, W) dL/dcanvas after all strokes (overwritten)
+    -> (dL/dalphas, flat like ``alphas``; dL/dcolors (N, C))."""
+    galpha = torch.empty(alphas.numel(), dtype=grad.dtype)
+    gcolor = torch.zeros(colors.shape, dtype=grad.dtype)
+    kernels().composite_backward(grad.numpy(), alphas.numpy(), offs.numpy(), hs.numpy(), ws.numpy(), y0.numpy(),
+                                 x0.numpy(), colors.contiguous().numpy(), prev.numpy(), galpha.numpy(), gcolor.numpy())
+    return galpha, gcolor

@@ -363,3 +363,41 @@ def backward_serial(g, px, py, go, live, gg):
     """`backward` on the calling thread only."""
     for n in range(go.shape[0]):
         backward_stroke(g, n, px, py, go, live, gg)
+
+
+# --- in-order windowed compositing (the joint pass: painter/joint_windowed.py) ---------------------
+@numba.njit(**_SERIAL)
+def composite_forward(canvas, alphas, offs, hs, ws, y0, x0, colors, prev):
+    """Paint strokes in order over canvas (C, H, W) in place: canvas = canvas (1 - a) + a c in each
+    stroke's window.  alphas: all windows' alphas, flat; stroke i's (hs[i], ws[i]) window starts at
+    offs[i] there, at canvas row y0[i], column x0[i].  prev (C, len(alphas)): the canvas under each
+    window before its stroke (what the backward needs).  Serial: each stroke paints over the last."""
+    nc = canvas.shape[0]
+    for i in range(offs.shape[0]):
+        o, h, w, r0, c0 = offs[i], hs[i], ws[i], y0[i], x0[i]
+        for r in range(h):
+            for c in range(w):
+                a = alphas[o + r * w + c]
+                for k in range(nc):
+                    v = canvas[k, r0 + r, c0 + c]
+                    prev[k, o + r * w + c] = v
+                    canvas[k, r0 + r, c0 + c] = v + a * (colors[i, k] - v)
+
+
+@numba.njit(**_SERIAL)
+def composite_backward(grad, alphas, offs, hs, ws, y0, x0, colors, prev, galpha, gcolor):
+    """Reverse of `composite_forward`, strokes in reverse order: grad (C, H, W) dL/dcanvas of the
+    result (consumed in place) -> galpha (len(alphas),) dL/dalpha, gcolor (N, C) dL/dcolour."""
+    nc = grad.shape[0]
+    for i in range(offs.shape[0] - 1, -1, -1):
+        o, h, w, r0, c0 = offs[i], hs[i], ws[i], y0[i], x0[i]
+        for r in range(h):
+            for c in range(w):
+                a = alphas[o + r * w + c]
+                ga = 0.0
+                for k in range(nc):
+                    g = grad[k, r0 + r, c0 + c]
+                    ga += g * (colors[i, k] - prev[k, o + r * w + c])
+                    gcolor[i, k] += g * a
+                    grad[k, r0 + r, c0 + c] = g * (1.0 - a)
+                galpha[o + r * w + c] = ga
