@@ -19,14 +19,32 @@ _SERIAL = dict(cache=True, nogil=True, error_model="numpy")
 
 
 @numba.njit(inline="always")
-def pixel(g, n, x, y):
-    """At pixel centre (x, y) of stroke n: (alpha, t of the minimal sd, opacity, the opacity's t,
-    coverage, d coverage / d sd, qx, qy).  Mirrors Bezier.soft_window."""
+def coefficients(g, n, x, y):
+    """B(t) - p = q + t b + t^2 a at pixel centre (x, y) of stroke n, radius ra + t rp, end opacities:
+    (qx, qy, ax, ay, bx, by, ra, rp, a0, a2)."""
     p0x, p0y, p1x, p1y, p2x, p2y = g[n, 0], g[n, 1], g[n, 2], g[n, 3], g[n, 4], g[n, 5]
-    ra, rp, a0, a2 = g[n, 6], g[n, 7] - g[n, 6], g[n, 8], g[n, 9]
-    ax, ay = p0x - 2.0 * p1x + p2x, p0y - 2.0 * p1y + p2y
-    bx, by = 2.0 * (p1x - p0x), 2.0 * (p1y - p0y)
-    qx, qy = p0x - x, p0y - y
+    return (p0x - x, p0y - y, p0x - 2.0 * p1x + p2x, p0y - 2.0 * p1y + p2y, 2.0 * (p1x - p0x), 2.0 * (p1y - p0y),
+            g[n, 6], g[n, 7] - g[n, 6], g[n, 8], g[n, 9])
+
+
+@numba.njit(inline="always")
+def at(qx, qy, ax, ay, bx, by, t):
+    """E = B(t) - p and B'(t): (ex, ey, dx, dy)."""
+    return qx + t * (bx + t * ax), qy + t * (by + t * ay), bx + 2.0 * t * ax, by + 2.0 * t * ay
+
+
+@numba.njit(inline="always")
+def at_grad(gex, gey, gdx, gdy, t):
+    """Gradients on E(t) and B'(t) (t fixed) -> on (qx, qy, bx, by, ax, ay)."""
+    return gex, gey, gex * t + gdx, gey * t + gdy, gex * t * t + 2.0 * t * gdx, gey * t * t + 2.0 * t * gdy
+
+
+@numba.njit(inline="always")
+def state(g, n, x, y):
+    """The forward of Bezier.soft_window at one pixel, with every intermediate the reverse mode needs.
+    Returns (coefficients, sample step, Newton step, radius shift, opacity root, (sd, c, cov, op, tv))."""
+    qx, qy, ax, ay, bx, by, ra, rp, a0, a2 = co = coefficients(g, n, x, y)
+    # 1. the signed distance at M + 1 fixed t: the best t, and the last t whose disc covers p
     best, tb, tl = 0.0, 0.0, -1.0
     for j in range(M + 1):
         tj = j * INV_M
@@ -43,61 +61,72 @@ def pixel(g, n, x, y):
             if sdj <= 0.0:
                 tl = tj
     lo, hi = max(tb - INV_M, 0.0), min(tb + INV_M, 1.0)
-    t = tb
-    # one Newton step on the centre-line distance
-    ex, ey = qx + t * (bx + t * ax), qy + t * (by + t * ay)
-    dx, dy = bx + 2.0 * t * ax, by + 2.0 * t * ay
-    sp2 = dx * dx + dy * dy
-    fp = max(sp2 + 2.0 * (ex * ax + ey * ay), 0.1 * sp2 + 1e-6)
-    t = min(max(t - (ex * dx + ey * dy) / fp, lo), hi)
-    # the shift at which a linearly growing radius wins
-    ex, ey = qx + t * (bx + t * ax), qy + t * (by + t * ay)
-    dx, dy = bx + 2.0 * t * ax, by + 2.0 * t * ay
-    sp = (dx * dx + dy * dy + 1e-9) ** 0.5
-    k = min(max(rp / sp, -0.95), 0.95)
-    t = min(max(t + k * (ex * ex + ey * ey + 1e-12) ** 0.5 / ((1.0 - k * k) ** 0.5 * sp), lo), hi)
-    ex, ey = qx + t * (bx + t * ax), qy + t * (by + t * ay)
-    sdr = (ex * ex + ey * ey + 1e-12) ** 0.5 - (ra + t * rp)
-    if sdr < best:
-        sd, tsd = sdr, t
-    else:
-        sd, tsd = best, tb
-    # opacity at the last covering t
-    if tl >= 0.0:
-        t = tl
-        ex, ey = qx + t * (bx + t * ax), qy + t * (by + t * ay)
-        dx, dy = bx + 2.0 * t * ax, by + 2.0 * t * ay
-        rr = ra + t * rp
-        qa = dx * dx + dy * dy - rp * rp
-        if abs(qa) < 1e-6:
+    # 2. one Newton step on the centre-line distance, from tb
+    e0x, e0y, d0x, d0y = at(qx, qy, ax, ay, bx, by, tb)
+    sp2 = d0x * d0x + d0y * d0y
+    fp1 = sp2 + 2.0 * (e0x * ax + e0y * ay)
+    fp2 = 0.1 * sp2 + 1e-6
+    fp = max(fp1, fp2)
+    ff = e0x * d0x + e0y * d0y
+    t1r = tb - ff / fp
+    t1 = min(max(t1r, lo), hi)
+    # 3. the shift at which a linearly growing radius wins
+    e1x, e1y, d1x, d1y = at(qx, qy, ax, ay, bx, by, t1)
+    sp = (d1x * d1x + d1y * d1y + 1e-9) ** 0.5
+    kr = rp / sp
+    k = min(max(kr, -0.95), 0.95)
+    e1 = (e1x * e1x + e1y * e1y + 1e-12) ** 0.5
+    qk = (1.0 - k * k) ** 0.5
+    t2r = t1 + k * e1 / (qk * sp)
+    t2 = min(max(t2r, lo), hi)
+    e2x, e2y, _, _ = at(qx, qy, ax, ay, bx, by, t2)
+    e2 = (e2x * e2x + e2y * e2y + 1e-12) ** 0.5
+    sdr = e2 - (ra + t2 * rp)
+    use_r = sdr < best
+    sd = sdr if use_r else best
+    # 4. opacity at the last covering t: solve |E + u B'|^2 = (r + r' u)^2 for u in [0, 1/M]
+    has = tl >= 0.0
+    t3 = e3x = e3y = d3x = d3y = rr = qa = qb = qc = dd = root = den = ur = tvr = 0.0
+    qa_free = False
+    if has:  # most window pixels are outside every disc: skip the root there
+        t3 = max(tl, 0.0)
+        e3x, e3y, d3x, d3y = at(qx, qy, ax, ay, bx, by, t3)
+        rr = ra + t3 * rp
+        qa = d3x * d3x + d3y * d3y - rp * rp
+        qa_free = abs(qa) >= 1e-6
+        if not qa_free:
             qa = 1e-6
-        qb = rr * rp - (ex * dx + ey * dy)
-        qc = ex * ex + ey * ey - rr * rr
-        root = max(qb * qb - qa * qc, 1e-9) ** 0.5
+        qb = rr * rp - (e3x * d3x + e3y * d3y)
+        qc = e3x * e3x + e3y * e3y - rr * rr
+        dd = qb * qb - qa * qc
+        root = max(dd, 1e-9) ** 0.5
         if qb >= 0.0:
-            u = (qb + root) / qa
+            den = qa
+            ur = (qb + root) / qa
         else:
-            u = qc / min(qb - root, -1e-9)
-        u = min(max(u, 0.0), INV_M)
-        tv = min(t + u, 1.0)
-    else:
-        tv = tb
+            den = min(qb - root, -1e-9)
+            ur = qc / den
+        tvr = t3 + min(max(ur, 0.0), INV_M)
+    tv = min(tvr, 1.0) if has else tb
     c = -sd / EDGE + 0.5
-    dcov = -1.0 / EDGE if 0.0 <= c <= 1.0 else 0.0
     cov = min(max(c, 0.0), 1.0)
     op = a0 + (a2 - a0) * tv
-    return cov * op, tsd, op, tv, cov, dcov, qx, qy
+    return (co, (best, tb, tl, lo, hi), (e0x, e0y, d0x, d0y, fp1, fp2, fp, ff, t1r, t1),
+            (e1x, e1y, d1x, d1y, sp, kr, k, e1, qk, t2r, t2, e2x, e2y, e2, use_r),
+            (has, t3, e3x, e3y, d3x, d3y, rr, qa, qa_free, qb, qc, dd, root, den, ur, tvr), (sd, c, cov, op, tv))
 
 
-@numba.njit(inline="always")
+@numba.njit
 def forward_stroke(g, n, px, py, out, live):
+    """Stroke n's window (its own function, like `stroke_grad`: inlined into a prange body, numba's
+    parfor pass failed on the tuples `state` returns)."""
     h, w = out.shape[1], out.shape[2]
     for i in range(h):
         y = py[n, i]
         for j in range(w):
-            r = pixel(g, n, px[n, j], y)
-            out[n, i, j] = r[0]
-            live[n, i, j] = r[4] > 0.0 or r[5] != 0.0
+            sd, c, cov, op, tv = state(g, n, px[n, j], y)[5]
+            out[n, i, j] = cov * op
+            live[n, i, j] = c >= 0.0  # inside or on the edge ramp: the gradient can be non-zero
 
 
 @numba.njit(**_OPTS)
@@ -119,157 +148,65 @@ def forward_serial(g, px, py, out, live):
 
 @numba.njit(inline="always")
 def pixel_grad(g, n, x, y, go):
-    """Reverse mode of `pixel` at one pixel: go * d alpha / d (qx qy bx by ax ay ra rp a0 a2).  Steps
-    as in the forward; the sample t's (tb, tl) and the brackets are constants, as in torch's autograd
-    of Bezier.soft_window."""
-    p0x, p0y, p1x, p1y, p2x, p2y = g[n, 0], g[n, 1], g[n, 2], g[n, 3], g[n, 4], g[n, 5]
-    ra, rp, a0, a2 = g[n, 6], g[n, 7] - g[n, 6], g[n, 8], g[n, 9]
-    ax, ay = p0x - 2.0 * p1x + p2x, p0y - 2.0 * p1y + p2y
-    bx, by = 2.0 * (p1x - p0x), 2.0 * (p1y - p0y)
-    qx, qy = p0x - x, p0y - y
-    # --- forward, keeping what the adjoint needs ---
-    best, tb, tl = 0.0, 0.0, -1.0
-    for j in range(M + 1):
-        tj = j * INV_M
-        ex = qx + (tj * bx + tj * tj * ax)
-        ey = qy + (tj * by + tj * tj * ay)
-        sdj = (ex * ex + ey * ey + 1e-12) ** 0.5 - (ra + tj * rp)
-        if j == 0:
-            best = sdj
-            tl = 0.0 if sdj <= 0.0 else -1.0
-        else:
-            if sdj < best:
-                tb = tj
-                best = sdj
-            if sdj <= 0.0:
-                tl = tj
-    lo, hi = max(tb - INV_M, 0.0), min(tb + INV_M, 1.0)
-    t0 = tb
-    e0x, e0y = qx + t0 * (bx + t0 * ax), qy + t0 * (by + t0 * ay)
-    d0x, d0y = bx + 2.0 * t0 * ax, by + 2.0 * t0 * ay
-    sp2 = d0x * d0x + d0y * d0y
-    fp1 = sp2 + 2.0 * (e0x * ax + e0y * ay)
-    fp2 = 0.1 * sp2 + 1e-6
-    fp = max(fp1, fp2)
-    ff = e0x * d0x + e0y * d0y
-    t1r = t0 - ff / fp
-    t1 = min(max(t1r, lo), hi)
-    t1_free = lo < t1r < hi
-    e1x, e1y = qx + t1 * (bx + t1 * ax), qy + t1 * (by + t1 * ay)
-    d1x, d1y = bx + 2.0 * t1 * ax, by + 2.0 * t1 * ay
-    sp = (d1x * d1x + d1y * d1y + 1e-9) ** 0.5
-    kr = rp / sp
-    k = min(max(kr, -0.95), 0.95)
-    k_free = -0.95 < kr < 0.95
-    e1 = (e1x * e1x + e1y * e1y + 1e-12) ** 0.5
-    qk = (1.0 - k * k) ** 0.5
-    t2r = t1 + k * e1 / (qk * sp)
-    t2 = min(max(t2r, lo), hi)
-    t2_free = lo < t2r < hi
-    e2x, e2y = qx + t2 * (bx + t2 * ax), qy + t2 * (by + t2 * ay)
-    e2 = (e2x * e2x + e2y * e2y + 1e-12) ** 0.5
-    sdr = e2 - (ra + t2 * rp)
-    use_r = sdr < best
-    sd = sdr if use_r else best
-    c = -sd / EDGE + 0.5
-    if c < 0.0:  # outside the stroke and its edge ramp: alpha is 0 here whatever the parameters
-        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
-    has = tl >= 0.0
-    tv = tb
-    if has:
-        t3 = tl
-        e3x, e3y = qx + t3 * (bx + t3 * ax), qy + t3 * (by + t3 * ay)
-        d3x, d3y = bx + 2.0 * t3 * ax, by + 2.0 * t3 * ay
-        rr = ra + t3 * rp
-        qa = d3x * d3x + d3y * d3y - rp * rp
-        qa_free = abs(qa) >= 1e-6
-        if not qa_free:
-            qa = 1e-6
-        qb = rr * rp - (e3x * d3x + e3y * d3y)
-        qc = e3x * e3x + e3y * e3y - rr * rr
-        dd = qb * qb - qa * qc
-        root = max(dd, 1e-9) ** 0.5
-        if qb >= 0.0:
-            den = qa
-            ur = (qb + root) / qa
-        else:
-            den = min(qb - root, -1e-9)
-            ur = qc / den
-        u = min(max(ur, 0.0), INV_M)
-        tvr = t3 + u
-        tv = min(tvr, 1.0)
-    cov = min(max(c, 0.0), 1.0)
-    op = a0 + (a2 - a0) * tv
-    # --- adjoint ---
+    """Reverse mode of `state` at one pixel: go * d alpha / d (qx qy bx by ax ay ra rp a0 a2).  The
+    sample t's (tb, tl) and the brackets are constants, as in torch's autograd of Bezier.soft_window."""
+    co, smp, newton, shift, opac, res = state(g, n, x, y)
+    qx, qy, ax, ay, bx, by, ra, rp, a0, a2 = co
+    best, tb, tl, lo, hi = smp
+    e0x, e0y, d0x, d0y, fp1, fp2, fp, ff, t1r, t1 = newton
+    e1x, e1y, d1x, d1y, sp, kr, k, e1, qk, t2r, t2, e2x, e2y, e2, use_r = shift
+    has, t3, e3x, e3y, d3x, d3y, rr, qa, qa_free, qb, qc, dd, root, den, ur, tvr = opac
+    sd, c, cov, op, tv = res
     g_qx = g_qy = g_bx = g_by = g_ax = g_ay = g_ra = g_rp = 0.0
+    if c < 0.0:  # outside the stroke and its edge ramp: alpha is 0 here whatever the parameters
+        return g_qx, g_qy, g_bx, g_by, g_ax, g_ay, g_ra, g_rp, 0.0, 0.0
     g_a0 = go * cov * (1.0 - tv)
     g_a2 = go * cov * tv
-    if 0.0 <= c <= 1.0:
+    if c <= 1.0:
         g_sd = -go * op / EDGE
-        if not use_r:
-            ex, ey = qx + tb * (bx + tb * ax), qy + tb * (by + tb * ay)
-            en = (ex * ex + ey * ey + 1e-12) ** 0.5
-            ux, uy = g_sd * ex / en, g_sd * ey / en
-            g_qx += ux
-            g_qy += uy
-            g_bx += ux * tb
-            g_by += uy * tb
-            g_ax += ux * tb * tb
-            g_ay += uy * tb * tb
-            g_ra -= g_sd
-            g_rp -= g_sd * tb
-        else:
-            ux, uy = g_sd * e2x / e2, g_sd * e2y / e2  # d sdr / d e2
-            g_qx += ux
-            g_qy += uy
-            g_bx += ux * t2
-            g_by += uy * t2
-            g_ax += ux * t2 * t2
-            g_ay += uy * t2 * t2
-            g_ra -= g_sd
-            g_rp -= g_sd * t2
-            if t2_free:
-                # d sdr / d t2 = u . B'(t2) - rp
-                g_t2 = ux * (bx + 2.0 * t2 * ax) + uy * (by + 2.0 * t2 * ay) - g_sd * rp
-                g_t1 = g_t2
-                # t2 = t1 + S, S = k e1 / (qk sp)
-                g_e1 = g_t2 * k / (qk * sp)
-                g_sp = -g_t2 * k * e1 / (qk * sp * sp)
-                if k_free:
-                    g_k = g_t2 * e1 / (sp * qk * qk * qk)
-                    g_rp += g_k / sp
-                    g_sp -= g_k * rp / (sp * sp)
-                g_e1x, g_e1y = g_e1 * e1x / e1, g_e1 * e1y / e1
-                g_d1x, g_d1y = g_sp * d1x / sp, g_sp * d1y / sp
-                g_t1 += g_e1x * d1x + g_e1y * d1y + 2.0 * (g_d1x * ax + g_d1y * ay)
-                g_qx += g_e1x
-                g_qy += g_e1y
-                g_bx += g_e1x * t1 + g_d1x
-                g_by += g_e1y * t1 + g_d1y
-                g_ax += g_e1x * t1 * t1 + 2.0 * t1 * g_d1x
-                g_ay += g_e1y * t1 * t1 + 2.0 * t1 * g_d1y
-                if t1_free:
-                    # t1 = t0 - ff / fp
-                    g_ff = -g_t1 / fp
-                    g_fp = g_t1 * ff / (fp * fp)
-                    g_e0x, g_e0y = g_ff * d0x, g_ff * d0y
-                    g_d0x, g_d0y = g_ff * e0x, g_ff * e0y
-                    if fp1 >= fp2:
-                        g_sp2 = g_fp
-                        g_e0x += 2.0 * g_fp * ax
-                        g_e0y += 2.0 * g_fp * ay
-                        g_ax += 2.0 * g_fp * e0x
-                        g_ay += 2.0 * g_fp * e0y
-                    else:
-                        g_sp2 = 0.1 * g_fp
-                    g_d0x += 2.0 * g_sp2 * d0x
-                    g_d0y += 2.0 * g_sp2 * d0y
-                    g_qx += g_e0x
-                    g_qy += g_e0y
-                    g_bx += g_e0x * t0 + g_d0x
-                    g_by += g_e0y * t0 + g_d0y
-                    g_ax += g_e0x * t0 * t0 + 2.0 * t0 * g_d0x
-                    g_ay += g_e0y * t0 * t0 + 2.0 * t0 * g_d0y
+        ts = t2 if use_r else tb  # the t of sd = min(best sample, refined)
+        ex, ey, _, _ = at(qx, qy, ax, ay, bx, by, ts)
+        en = (ex * ex + ey * ey + 1e-12) ** 0.5
+        ux, uy = g_sd * ex / en, g_sd * ey / en  # d sd / d E
+        d = at_grad(ux, uy, 0.0, 0.0, ts)
+        g_qx, g_qy, g_bx, g_by, g_ax, g_ay = g_qx + d[0], g_qy + d[1], g_bx + d[2], g_by + d[3], g_ax + d[4], g_ay + d[5]
+        g_ra -= g_sd
+        g_rp -= g_sd * ts
+        if use_r and lo < t2r < hi:
+            # d sdr / d t2 = u . B'(t2) - rp
+            g_t2 = ux * (bx + 2.0 * t2 * ax) + uy * (by + 2.0 * t2 * ay) - g_sd * rp
+            g_t1 = g_t2
+            # t2 = t1 + S, S = k e1 / (qk sp)
+            g_e1 = g_t2 * k / (qk * sp)
+            g_sp = -g_t2 * k * e1 / (qk * sp * sp)
+            if -0.95 < kr < 0.95:
+                g_k = g_t2 * e1 / (sp * qk * qk * qk)
+                g_rp += g_k / sp
+                g_sp -= g_k * rp / (sp * sp)
+            g_e1x, g_e1y = g_e1 * e1x / e1, g_e1 * e1y / e1
+            g_d1x, g_d1y = g_sp * d1x / sp, g_sp * d1y / sp
+            g_t1 += g_e1x * d1x + g_e1y * d1y + 2.0 * (g_d1x * ax + g_d1y * ay)
+            d = at_grad(g_e1x, g_e1y, g_d1x, g_d1y, t1)
+            g_qx, g_qy, g_bx, g_by, g_ax, g_ay = g_qx + d[0], g_qy + d[1], g_bx + d[2], g_by + d[3], g_ax + d[4], g_ay + d[5]
+            if lo < t1r < hi:
+                # t1 = tb - ff / fp
+                g_ff = -g_t1 / fp
+                g_fp = g_t1 * ff / (fp * fp)
+                g_e0x, g_e0y = g_ff * d0x, g_ff * d0y
+                g_d0x, g_d0y = g_ff * e0x, g_ff * e0y
+                if fp1 >= fp2:
+                    g_sp2 = g_fp
+                    g_e0x += 2.0 * g_fp * ax
+                    g_e0y += 2.0 * g_fp * ay
+                    g_ax += 2.0 * g_fp * e0x
+                    g_ay += 2.0 * g_fp * e0y
+                else:
+                    g_sp2 = 0.1 * g_fp
+                g_d0x += 2.0 * g_sp2 * d0x
+                g_d0y += 2.0 * g_sp2 * d0y
+                d = at_grad(g_e0x, g_e0y, g_d0x, g_d0y, tb)
+                g_qx, g_qy, g_bx, g_by = g_qx + d[0], g_qy + d[1], g_bx + d[2], g_by + d[3]
+                g_ax, g_ay = g_ax + d[4], g_ay + d[5]
     if has and 0.0 < ur < INV_M and tvr < 1.0:
         g_u = go * cov * (a2 - a0)
         g_qa = g_qb = g_qc = g_root = 0.0
@@ -299,12 +236,8 @@ def pixel_grad(g, n, x, y, go):
         g_rr = rp * g_qb - 2.0 * rr * g_qc
         g_rp += rr * g_qb + t3 * g_rr
         g_ra += g_rr
-        g_qx += g_e3x
-        g_qy += g_e3y
-        g_bx += g_e3x * t3 + g_d3x
-        g_by += g_e3y * t3 + g_d3y
-        g_ax += g_e3x * t3 * t3 + 2.0 * t3 * g_d3x
-        g_ay += g_e3y * t3 * t3 + 2.0 * t3 * g_d3y
+        d = at_grad(g_e3x, g_e3y, g_d3x, g_d3y, t3)
+        g_qx, g_qy, g_bx, g_by, g_ax, g_ay = g_qx + d[0], g_qy + d[1], g_bx + d[2], g_by + d[3], g_ax + d[4], g_ay + d[5]
     return g_qx, g_qy, g_bx, g_by, g_ax, g_ay, g_ra, g_rp, g_a0, g_a2
 
 
