@@ -80,3 +80,18 @@ def test_fused_composite_matches_the_python_loops(monkeypatch):
     # float64 sums inside the kernels vs float32 torch ops: Adam turns rounding-level gradient
     # differences on near-zero components into small step differences
     assert float((out_fast - out_slow).abs().max()) < 5e-3
+
+
+def test_bands_of_rows_give_the_same_steps_as_one_piece():
+    """Cutting the canvas into bands (bounded memory) changes nothing but the summation order."""
+    from brushwork.painter.joint_windowed import _bands
+
+    t, s, f, nat, shape, cfg = setup()
+    bg = Background().canvas(48, 48)
+    bounds = lambda st, fr, na: ow._bounds(shape, st, fr, na, cfg)  # noqa: E731
+    assert len(_bands(bounds(s, f, nat)[2], 48, 48, 2_000)) > 3
+    one, loss_one = refine_windowed(t, s, f, nat, shape, bg, bounds, 6, 0.2)
+    many, loss_many = refine_windowed(t, s, f, nat, shape, bg, bounds, 6, 0.2, band_pixels=2_000)
+    assert torch.allclose(torch.tensor(loss_one), torch.tensor(loss_many), rtol=1e-4, atol=1e-7)
+    assert float((one - many).abs().max()) < 5e-3
+    assert loss_many[-1] < loss_many[0]
