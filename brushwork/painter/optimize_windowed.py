@@ -52,6 +52,9 @@ class DetailConfig:
     iters: int = 40  # Adam iterations per stage (24 -> 40: +0.4 dB at 1,000 strokes, docs/benchmarks/optimizer.md)
     lr: float = 0.12  # Adam LR on the logits of the shape numbers (0.08 -> 0.12: +0.4 dB, same time)
     boost: float = 1.0  # stages of fewer than 64 strokes get up to this many times more iterations
+    few_strokes: float = 2.0  # asked for fewer strokes than the preset's default (and no time budget),
+    # stage and joint iterations grow by default / asked, up to this factor: the preset keeps its time
+    # and the strokes get the work (`scaled_for`)
     decay: float = 1.0  # the LR decays linearly to lr * decay over a stage's iterations
     first: int = 4  # strokes of the first stage (stages double)
     growth: float = 2.0  # stroke count growth per stage
@@ -93,6 +96,16 @@ MAX_SECONDS = 86400.0
 def default_strokes(width: int, height: int, detail: str = "normal") -> int:
     """The optimiser's stroke count when none is asked: by preset, linear in the long side."""
     return max(200, round(DEFAULT_STROKES[detail] * max(width, height) / 512))
+
+
+def scaled_for(cfg: DetailConfig, n_strokes: int | None, default: int) -> DetailConfig:
+    """``cfg`` with iterations scaled for painting ``n_strokes`` where the preset's default is ``default``
+    strokes: by default / n_strokes, between 1 and ``cfg.few_strokes``.  None (a time budget alone) or
+    more strokes than the default: unchanged."""
+    if not n_strokes or n_strokes >= default:
+        return cfg
+    f = min(cfg.few_strokes, default / n_strokes)
+    return replace(cfg, iters=max(1, round(cfg.iters * f)), joint_iters=round(cfg.joint_iters * f))
 
 
 def detail_config(name: str, **overrides) -> DetailConfig:
