@@ -95,3 +95,13 @@ def test_paint_with_seconds_writes_a_complete_painting(tmp_path):
     assert len(p) > 0 and time.time() - t0 < 5.0
     p = paint(img, seconds=0.5, strokes=30, quiet=True)
     assert len(p) == 30 and p.metrics["psnr"] > 10
+
+
+def test_fewer_strokes_than_the_default_get_more_iterations_up_to_the_cap():
+    cfg = ow.detail_config("normal")
+    assert ow.scaled_for(cfg, None, 2000) == cfg and ow.scaled_for(cfg, 3000, 2000) == cfg
+    half = ow.scaled_for(cfg, 1000, 2000)
+    assert (half.iters, half.joint_iters) == (2 * cfg.iters, 2 * cfg.joint_iters)
+    few = ow.scaled_for(cfg, 10, 2000)  # capped at few_strokes x
+    assert few.iters == round(cfg.iters * cfg.few_strokes)
+    assert ow.scaled_for(cfg, 1500, 2000).iters == round(cfg.iters * 4 / 3)
