@@ -11,7 +11,6 @@ docs/benchmarks/rasteriser.md.
 import argparse
 import time
 
-import numpy as np
 import torch
 import warp as wp
 
@@ -38,9 +37,10 @@ def bezier_forward(g: wp.array2d(dtype=float), px: wp.array2d(dtype=float), py: 
     ra = g[n, 6]
     rp = g[n, 7] - g[n, 6]
     inv = 1.0 / float(M)
-    best = float(0.0)
-    tb = float(0.0)
-    tl = float(-1.0)
+    # warp needs a variable reassigned inside a dynamic loop declared with its type's constructor
+    best = float(0.0)  # noqa: UP018
+    tb = float(0.0)  # noqa: UP018
+    tl = float(-1.0)  # noqa: UP018
     for k in range(M + 1):
         tj = float(k) * inv
         e = q + (tj * b + tj * tj * a)
@@ -83,7 +83,7 @@ def bezier_forward(g: wp.array2d(dtype=float), px: wp.array2d(dtype=float), py: 
         qb = rr * rp - wp.dot(e3, d3)
         qc = wp.dot(e3, e3) - rr * rr
         root = wp.sqrt(wp.max(qb * qb - qa * qc, 1e-9))
-        ur = float(0.0)
+        ur = float(0.0)  # noqa: UP018 (mutated in a branch: warp needs the constructor)
         if qb >= 0.0:
             ur = (qb + root) / qa
         else:
