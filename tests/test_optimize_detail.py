@@ -105,3 +105,7 @@ def test_fewer_strokes_than_the_default_get_more_iterations_up_to_the_cap():
     few = ow.scaled_for(cfg, 10, 2000)  # capped at few_strokes x
     assert few.iters == round(cfg.iters * cfg.few_strokes)
     assert ow.scaled_for(cfg, 1500, 2000).iters == round(cfg.iters * 4 / 3)
+    # larger outputs: the extra factor shrinks with the area, never below the preset's own iterations
+    assert ow.scaled_for(cfg, 1000, 2000, 2 * ow.FEW_STROKES_PIXELS).iters == cfg.iters
+    assert ow.scaled_for(cfg, 10, 2000, ow.FEW_STROKES_PIXELS * 4 // 3).iters == round(cfg.iters * cfg.few_strokes * 3 / 4)
+    assert ow.scaled_for(cfg, 1000, 4000, 4 * ow.FEW_STROKES_PIXELS) == cfg  # 1024 x 1024

@@ -306,7 +306,7 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
             live.native = native
             dcfg = detail_config(cfg.detail)
             if plan.deadline is None:  # a time budget fits the iterations itself
-                dcfg = scaled_for(dcfg, n, default_strokes(plan.W, plan.H, cfg.detail))
+                dcfg = scaled_for(dcfg, n, default_strokes(plan.W, plan.H, cfg.detail), plan.W * plan.H)
             dcfg.iters = max(1, round(dcfg.iters * cfg.optimize_iters / 24))
             strokes, frames = paint_windowed(plan.target, n or None, get_shape(cfg.shape, compiled=cfg.compile), plan.canvas,
                                              dcfg, cfg.seed, plan.palette, progress=not cfg.quiet, native=native,
