@@ -121,3 +121,26 @@ def test_direct_resume_refuses_other_levels(tmp_path):
     main(direct_args(tmp_path))
     with pytest.raises(WeightsError, match="levels"):
         main(direct_args(tmp_path, levels="1x2", resume=True))
+
+
+def test_training_on_from_weights_logs_its_start_and_never_exports_worse(tmp_path):
+    """--init-actor: the starting weights are evaluated first (update 0), so the exported actor is the
+    start or something that beat it on the same held-out images."""
+    from brushwork.agent.train import main
+    from brushwork.io.weights import load_weights
+
+    start = main(direct_args(tmp_path / "a"))
+    _, meta_start = load_weights(start, "actor")
+    on = main(direct_args(tmp_path / "b", init_actor=start, lr_actor=0.5, lr_warmup=0))  # a huge LR: updates hurt
+    rows = (tmp_path / "b" / "log.csv").read_text().splitlines()[1:]
+    first = rows[0].split(",")
+    assert first[0] == "0" and float(first[5]) == pytest.approx(meta_start["metric"]["eval_psnr_db"], abs=2e-3)
+    _, meta_on = load_weights(on, "actor")
+    assert meta_on["metric"]["eval_psnr_db"] >= float(first[5]) - 1e-3
+
+
+def test_lr_warmup_is_checked():
+    from brushwork.agent.train import Args
+
+    with pytest.raises(ValueError, match="lr-warmup"):
+        Args(lr_warmup=-1).check()

@@ -265,8 +265,9 @@ def main(args) -> Path:
     if not log_path.exists():
         log_path.write_text(",".join(cols) + ",steps_psnr\n")
 
-    def lr_at(u: int) -> float:  # cosine from lr_actor to a tenth of it
-        return args.lr_actor * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, u / updates))))
+    def lr_at(u: int) -> float:  # linear warm-up over args.lr_warmup updates, then cosine to a tenth of lr_actor
+        warm = min(1.0, (u + 1) / args.lr_warmup) if args.lr_warmup else 1.0
+        return warm * args.lr_actor * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, u / updates))))
 
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, {"actor": actor.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
@@ -280,6 +281,24 @@ def main(args) -> Path:
         save_weights(path, actor.state_dict(), "actor", config, steps=state["updates"], metric=metrics,
                      info={"images": state["images"], "seconds": round(state["seconds"], 1), "device": str(device)},
                      half=True)
+
+    def evaluate_now() -> None:  # held-out eval: print, log row, export when best
+        ev = evaluate_levels(actor, eval_targets.to(device), eval_shape, args.size, levels, background)
+        per_step = {k: v for k, v in ev.items() if k.startswith("psnr@")}
+        bar.write(f"update {state['updates']} ({state['seconds'] / 60:.1f} min): eval {ev['psnr']:.2f} dB (flat "
+                  f"{ev['flat_psnr']:.2f}), per step " + " ".join(f"{k[5:]}:{v:.2f}" for k, v in per_step.items())
+                  + f", centre spread {ev['centre_spread']:.3f}, size {ev['stroke_size']:.3f}")
+        with open(log_path, "a", newline="") as f:
+            row = [state["updates"], state["images"], round(state["seconds"], 1), f"{smooth.get('loss', math.nan):.5g}",
+                   f"{smooth.get('train_psnr', math.nan):.3f}", f"{ev['psnr']:.3f}", f"{ev['flat_psnr']:.3f}",
+                   f"{ev['centre_spread']:.4f}", f"{ev['stroke_size']:.4f}",
+                   " ".join(f"{k[5:]}:{v:.2f}" for k, v in per_step.items())]
+            csv.writer(f).writerow(row)
+        if ev["psnr"] > state["best_psnr"]:
+            state["best_psnr"] = ev["psnr"]
+            export(out / "actor.safetensors", {"eval_psnr_db": round(ev["psnr"], 3), "flat_psnr_db": round(ev["flat_psnr"], 3),
+                                               "eval_images": args.eval_images, "eval_side": side, "strokes": strokes,
+                                               **{k: round(v, 3) for k, v in per_step.items()}})
 
     # --- loop -------------------------------------------------------------------------------------
     bar = tqdm(total=updates, initial=state["updates"], dynamic_ncols=True, desc="agent (direct)", unit="update")
@@ -302,6 +321,9 @@ def main(args) -> Path:
                       f"{logs['match_l1']:.4f}, pixel MSE {logs['pixel_mse']:.5f}; eval {ev['psnr']:.2f} dB, centre spread "
                       f"{ev['centre_spread']:.3f}, size {ev['stroke_size']:.3f}")
             checkpoint()
+    if args.init_actor is not None and state["updates"] == 0 and not args.pretrain:
+        evaluate_now()  # the starting point: the run then exports only what beats the weights it started from
+        t_last = time.time()
     while state["updates"] < updates and time.time() < deadline:
         target = data.sample(args.envs, gen).to(device).float() / 255
         for gr in opt.param_groups:
@@ -324,22 +346,7 @@ def main(args) -> Path:
         bar.set_postfix(psnr=f"{smooth['train_psnr']:.2f}dB")
         last = state["updates"] >= updates or time.time() >= deadline
         if state["updates"] % args.eval_every == 0 or last or state["updates"] == 1:
-            ev = evaluate_levels(actor, eval_targets.to(device), eval_shape, args.size, levels, background)
-            per_step = {k: v for k, v in ev.items() if k.startswith("psnr@")}
-            bar.write(f"update {state['updates']} ({state['seconds'] / 60:.1f} min): eval {ev['psnr']:.2f} dB (flat "
-                      f"{ev['flat_psnr']:.2f}), per step " + " ".join(f"{k[5:]}:{v:.2f}" for k, v in per_step.items())
-                      + f", centre spread {ev['centre_spread']:.3f}, size {ev['stroke_size']:.3f}")
-            with open(log_path, "a", newline="") as f:
-                row = [state["updates"], state["images"], round(state["seconds"], 1), f"{smooth['loss']:.5g}",
-                       f"{smooth['train_psnr']:.3f}", f"{ev['psnr']:.3f}", f"{ev['flat_psnr']:.3f}",
-                       f"{ev['centre_spread']:.4f}", f"{ev['stroke_size']:.4f}",
-                       " ".join(f"{k[5:]}:{v:.2f}" for k, v in per_step.items())]
-                csv.writer(f).writerow(row)
-            if ev["psnr"] > state["best_psnr"]:
-                state["best_psnr"] = ev["psnr"]
-                export(out / "actor.safetensors", {"eval_psnr_db": round(ev["psnr"], 3), "flat_psnr_db": round(ev["flat_psnr"], 3),
-                                                   "eval_images": args.eval_images, "eval_side": side, "strokes": strokes,
-                                                   **{k: round(v, 3) for k, v in per_step.items()}})
+            evaluate_now()
             t_last = time.time()
         if state["updates"] % args.ckpt_every == 0 or last:
             checkpoint()
