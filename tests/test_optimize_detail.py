@@ -99,12 +99,12 @@ def test_paint_with_seconds_writes_a_complete_painting(tmp_path):
 
 def test_fewer_strokes_than_the_default_get_more_iterations_up_to_the_cap():
     cfg = ow.detail_config("normal")
-    assert ow.scaled_for(cfg, None, 2000) == cfg and ow.scaled_for(cfg, 3000, 2000) == cfg
-    half = ow.scaled_for(cfg, 1000, 2000)
+    assert ow.scaled_for(cfg, None, 2000, ow.FEW_STROKES_PIXELS) == cfg and ow.scaled_for(cfg, 3000, 2000, ow.FEW_STROKES_PIXELS) == cfg
+    half = ow.scaled_for(cfg, 1000, 2000, ow.FEW_STROKES_PIXELS)
     assert (half.iters, half.joint_iters) == (2 * cfg.iters, 2 * cfg.joint_iters)
-    few = ow.scaled_for(cfg, 10, 2000)  # capped at few_strokes x
+    few = ow.scaled_for(cfg, 10, 2000, ow.FEW_STROKES_PIXELS)  # capped at few_strokes x
     assert few.iters == round(cfg.iters * cfg.few_strokes)
-    assert ow.scaled_for(cfg, 1500, 2000).iters == round(cfg.iters * 4 / 3)
+    assert ow.scaled_for(cfg, 1500, 2000, ow.FEW_STROKES_PIXELS).iters == round(cfg.iters * 4 / 3)
     # larger outputs: the extra factor shrinks with the area, never below the preset's own iterations
     assert ow.scaled_for(cfg, 1000, 2000, 2 * ow.FEW_STROKES_PIXELS).iters == cfg.iters
     assert ow.scaled_for(cfg, 10, 2000, ow.FEW_STROKES_PIXELS * 4 // 3).iters == round(cfg.iters * cfg.few_strokes * 3 / 4)

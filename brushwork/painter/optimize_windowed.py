@@ -104,7 +104,7 @@ def default_strokes(width: int, height: int, detail: str = "normal") -> int:
 FEW_STROKES_PIXELS = 512 * 512
 
 
-def scaled_for(cfg: DetailConfig, n_strokes: int | None, default: int, pixels: int = FEW_STROKES_PIXELS) -> DetailConfig:
+def scaled_for(cfg: DetailConfig, n_strokes: int | None, default: int, pixels: int) -> DetailConfig:
     """``cfg`` with iterations scaled for painting ``n_strokes`` where the preset's default is ``default``
     strokes on an output of ``pixels`` px: by default / n_strokes, between 1 and ``cfg.few_strokes`` x
     min(1, FEW_STROKES_PIXELS / pixels).  None (a time budget alone) or more strokes than the default:
