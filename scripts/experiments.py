@@ -5,6 +5,7 @@
     python scripts/experiments.py reward             # WGAN vs L2 reward (final L2 and a picture grid)
     python scripts/experiments.py budget             # final L2 vs number of strokes
     python scripts/experiments.py renderer           # neural vs analytic renderer inside the agent
+    python scripts/experiments.py algorithms         # direct vs DDPG, the three rewards, spread init + GroupNorm
     python scripts/experiments.py all
 
 Every run is `brushwork train-agent` with the settings below (a run with the same settings is reused
@@ -16,6 +17,7 @@ docs/experiments.md are regenerated from all result files.
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import sys
@@ -53,6 +55,17 @@ EXPERIMENTS: dict[str, dict] = {
     # (100 episodes, 980 updates) and the curves compare them at equal updates.
     "renderer": {"title": "Neural vs analytic renderer inside the agent",
                  "runs": {"analytic": {}, "neural": {"renderer": "neural", "total_steps": BASE["warmup"] + 8 * 100}}},
+    # Re-run on the code of 2026-12-04 (after the agent fixes): the new reward, the actor options of
+    # `--preset direct` inside DDPG, and --algo direct itself, all at 4,900 updates.  `direct` paints the
+    # same 8 steps of 5 strokes (one level, 1x8) on the whole 32 px canvas, so the judge is the same loop.
+    "algorithms": {"title": "Training algorithm, reward and actor options (code of 2026-12-04, 4,900 updates each)",
+                   "runs": {"direct (no critic)": {"algo": "direct", "levels": "1x8", "side": 32, "norm": "group",
+                                                   "spread_init": True, "lr_actor": 5e-4, "total_steps": 8 * 4_900,
+                                                   "eval_every": 100, "ckpt_every": 100},
+                            "model-based, PSNR reward": {"reward": "psnr"},
+                            "model-based, L2 reward": {"reward": "l2"},
+                            "model-based, WGAN reward (paper)": {},
+                            "model-based, L2, spread init + GroupNorm": {"reward": "l2", "spread_init": True, "norm": "group"}}},
 }
 
 
@@ -82,12 +95,17 @@ def evaluate(out: Path, settings: dict, n: int = 256) -> dict:
     args = train_agent.Args(**settings)
     targets = train_agent.open_data(args, "test", 0).sample(n, torch.Generator().manual_seed(2024))
     r = evaluate_policy(policy, targets, "analytic")  # the same judge for every run
-    return {"l2": r["l2"], "psnr": r["psnr"], "canvases": r["canvases"][:8].clone(), "targets": r["targets"][:8].clone()}
+    return {"l2": r["l2"], "psnr": r["psnr"], "flat_psnr": r["flat_psnr"],
+            "steps_psnr": {k[5:]: round(v, 2) for k, v in r.items() if k.startswith("psnr@")},
+            "canvases": r["canvases"][:8].clone(), "targets": r["targets"][:8].clone()}
 
 
 def learning_curve(out: Path) -> list[tuple[int, float, float]]:
-    rows = (out / "log.csv").read_text().strip().splitlines()[1:]
-    return [(int(r.split(",")[2]), float(r.split(",")[3]), float(r.split(",")[-2])) for r in rows]
+    """(updates, seconds, eval PSNR dB) per evaluation, from either trainer's log.csv (DDPG and direct
+    write different columns; both have these three by name)."""
+    with open(out / "log.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("eval_psnr") not in (None, "", "nan")]
+    return [(int(r["updates"]), float(r["seconds"]), float(r["eval_psnr"])) for r in rows]
 
 
 def run_experiment(name: str) -> dict:
@@ -97,7 +115,8 @@ def run_experiment(name: str) -> dict:
         settings = {**BASE, **override}
         out, seconds = train(settings)
         ev = evaluate(out, settings)
-        results[label] = {"l2": ev["l2"], "psnr": ev["psnr"], "train_seconds": round(seconds, 1),
+        results[label] = {"l2": ev["l2"], "psnr": ev["psnr"], "flat_psnr": round(ev["flat_psnr"], 2),
+                          "steps_psnr": ev["steps_psnr"], "train_seconds": round(seconds, 1),
                           "updates": learning_curve(out)[-1][0], "curve": learning_curve(out), "run": str(out.relative_to(ROOT)),
                           "settings": {k: v for k, v in settings.items() if k in override or k in ("data", "size")}}
         results[label]["grid"] = (ev["targets"], ev["canvases"])
@@ -120,8 +139,7 @@ def plot(name: str, title: str, results: dict) -> None:
         curve = r["curve"]
         ax1.plot([c[0] for c in curve], [c[2] for c in curve], label=label)
     ax1.set_xlabel("updates")
-    ax1.set_ylabel("eval L2 (MSE)")
-    ax1.set_yscale("log")
+    ax1.set_ylabel("eval PSNR (dB, held-out)")
     ax1.legend(fontsize=8)
     ax1.set_title(title, fontsize=9)
     labels = list(results)
@@ -159,6 +177,12 @@ def write_markdown() -> None:
         parts.append("| run | final L2 | PSNR (dB) | updates | training time |\n|---|---|---|---|---|")
         for label, r in data.items():
             parts.append(f"| {label} | {r['l2']:.5f} | {r['psnr']:.2f} | {r['updates']} | {r['train_seconds'] / 60:.0f} min |")
+        flat = {r["flat_psnr"] for r in data.values() if "flat_psnr" in r}
+        if flat:  # the same 256 images for every run
+            parts.append(f"\nFlat fill of each image's mean colour on the same images: {min(flat):.2f} dB. PSNR after "
+                         "steps 1 / 5 / last: " + "; ".join(f"{label} " + " / ".join(f"{v:.2f}" for s, v in r["steps_psnr"].items()
+                                                                                      if s in ("1", "5", max(r["steps_psnr"], key=int)))
+                                                             for label, r in data.items()) + ".")
         parts.append(f"\n![{name}](images/exp_{name}.png)\n\n![{name} grid](images/exp_{name}_grid.png)\n")
         note = DOCS / "experiments" / f"{name}.md"
         if note.exists():

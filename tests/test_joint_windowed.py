@@ -35,7 +35,7 @@ def test_joint_composite_is_the_painters_and_lowers_the_error():
     t, s, f, nat, shape, cfg = setup()
     bg = Background().canvas(48, 48)
     before = float(psnr(paint_strokes(bg.clone(), shape, s, f, nat), t))
-    out, losses = refine_windowed(t, s, f, nat, shape, bg, lambda st, fr, na: ow._bounds(shape, st, fr, na, cfg), 10, 0.2)
+    out, losses = refine_windowed(t, s, f, nat, shape, bg, lambda st, fr, na: ow.window_bounds(shape, st, fr, na, cfg), 10, 0.2)
     # The loss of iteration 0 is the error of the painter's own render of the unchanged strokes.
     assert abs(-10 * math.log10(losses[0]) - before) < 0.05, (losses[0], before)
     after = float(psnr(paint_strokes(bg.clone(), shape, out, f, nat), t))
@@ -48,7 +48,7 @@ def test_joint_composite_is_the_painters_and_lowers_the_error():
 def test_fixed_strokes_stay_and_no_iterations_is_identity():
     t, s, f, nat, shape, cfg = setup()
     bg = Background().canvas(48, 48)
-    b = lambda st, fr, na: ow._bounds(shape, st, fr, na, cfg)  # noqa: E731
+    b = lambda st, fr, na: ow.window_bounds(shape, st, fr, na, cfg)  # noqa: E731
     out, _ = refine_windowed(t, s, f, nat, shape, bg, b, 4, 0.2, fixed=10)
     assert torch.equal(out[:10], s[:10])
     assert not torch.equal(out[10:], s[10:])
@@ -71,7 +71,7 @@ def test_fused_composite_matches_the_python_loops(monkeypatch):
         return  # nothing to compare: the Python loops are the only path
     t, s, f, nat, shape, cfg = setup()
     bg = Background().canvas(48, 48)
-    bounds = lambda st, fr, na: ow._bounds(shape, st, fr, na, cfg)  # noqa: E731
+    bounds = lambda st, fr, na: ow.window_bounds(shape, st, fr, na, cfg)  # noqa: E731
     out_fast, loss_fast = refine_windowed(t, s, f, nat, shape, bg, bounds, 6, 0.2)
     monkeypatch.setattr(jw, "FAST_COMPOSITE", False)
     out_slow, loss_slow = refine_windowed(t, s, f, nat, shape, bg, bounds, 6, 0.2)
@@ -88,7 +88,7 @@ def test_bands_of_rows_give_the_same_steps_as_one_piece():
 
     t, s, f, nat, shape, cfg = setup()
     bg = Background().canvas(48, 48)
-    bounds = lambda st, fr, na: ow._bounds(shape, st, fr, na, cfg)  # noqa: E731
+    bounds = lambda st, fr, na: ow.window_bounds(shape, st, fr, na, cfg)  # noqa: E731
     assert len(_bands(bounds(s, f, nat)[2], 48, 48, 2_000)) > 3
     one, loss_one = refine_windowed(t, s, f, nat, shape, bg, bounds, 6, 0.2)
     many, loss_many = refine_windowed(t, s, f, nat, shape, bg, bounds, 6, 0.2, band_pixels=2_000)

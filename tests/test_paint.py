@@ -45,6 +45,41 @@ def test_agent_canvas_reused_as_the_painting_matches_a_fresh_render(tmp_path, ti
     assert np.abs(p.image.astype(int) - fresh).max() <= 1
 
 
+@pytest.mark.parametrize("shape", ["bezier", "circle"])
+def test_refine_improves_on_the_agent_and_paints_what_it_optimised(tmp_path, tiny_actor, shape):
+    # bezier: the windowed joint pass, which paints strokes whole (clips dropped); circle: the dense pass
+    if shape != "bezier":  # the same untrained actor, relabelled for circles (13 numbers per stroke either way)
+        from brushwork.io.weights import load_weights, save_weights
+
+        state, meta = load_weights(tiny_actor, "actor")
+        meta["config"]["shape"] = shape
+        save_weights(tiny_actor, state, "actor", meta["config"])
+    img = photo(tmp_path / "a.png", (48, 48))
+    kw = dict(strokes=20, agent=str(tiny_actor), shape=shape, tiles="paper", passes=2, quiet=True)
+    a = paint(img, method="agent", **kw)
+    r = paint(img, method="refine", refine_iters=15, **kw)
+    assert len(r) == 20 and r.metrics["psnr"] > a.metrics["psnr"] + 0.5
+    assert (r.clips is None) == (shape == "bezier") and a.clips is not None
+    fresh = to_uint8(r.render_tensor()).astype(int)  # what the metrics measured is what the strokes draw
+    assert np.abs(r.image.astype(int) - fresh).max() <= 1
+
+
+def test_auto_tiling_is_the_one_the_agent_was_trained_on(tmp_path, tiny_actor):
+    from brushwork.io.weights import load_weights, save_weights
+
+    img = photo(tmp_path / "a.png", (48, 48))
+    kw = dict(strokes=20, method="agent", passes=2, quiet=True)
+    assert paint(img, agent=str(tiny_actor), **kw).clips is None  # a DDPG-style actor: overlap
+    state, meta = load_weights(tiny_actor, "actor")
+    meta["config"]["levels"] = [[1, 2], [2, 2]]  # trained on coarse-to-fine tiles (--algo direct): paper
+    tiled = tmp_path / "tiled.safetensors"
+    save_weights(tiled, state, "actor", meta["config"])
+    assert paint(img, agent=str(tiled), **kw).clips is not None
+    assert paint(img, agent=str(tiled), tiles="overlap", **kw).clips is None
+    with pytest.raises(ValueError, match="--tiles must be one of auto, overlap, paper"):
+        paint(img, agent=str(tiled), tiles="grid", **kw)
+
+
 @pytest.mark.parametrize("n", [1, 5, 7, 23])
 def test_stroke_budget_is_exact(tmp_path, tiny_actor, n):
     p = paint(photo(tmp_path / "a.png", (64, 64)), strokes=n, method="agent", agent=str(tiny_actor), quiet=True)

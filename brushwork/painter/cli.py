@@ -42,7 +42,9 @@ class PaintArgs(PaintConfig):
     shape: Annotated[str, choices(SHAPES, help="the stroke shape")] = PaintConfig.shape
     method: Annotated[str, choices(METHODS, help="auto (the best measured: optimize), agent, refine or optimize")] = (
         PaintConfig.method)
-    tiles: Annotated[str, choices(TILINGS, help="overlap (seam-free) or paper (disjoint tiles, strokes clipped)")] = (
+    tiles: Annotated[str, choices(TILINGS, help="auto (the tiling the agent was trained on: paper for "
+                                                  "agents trained on tiles), overlap (seam-free) or paper (disjoint tiles, "
+                                                  "strokes clipped)")] = (
         PaintConfig.tiles)
     background: Annotated[str, choices(NAMED, "transparent", "#rrggbb",
                                        help="black (as the agent was trained), a colour, or transparent")] = PaintConfig.background

@@ -23,7 +23,7 @@ is per pixel: a stroke crossing two bands is two clipped windows, and the bands'
 the whole canvas's).  A 2048 px painting of 5,000 strokes (49 M window pixels) peaked at 2.2 GB in
 one piece.
 
-Strokes stay inside their windows through per-stroke parameter bounds (`optimize_windowed._bounds`),
+Strokes stay inside their windows through per-stroke parameter bounds (`optimize_windowed.window_bounds`),
 so what the loss sees is what the final render draws.
 """
 

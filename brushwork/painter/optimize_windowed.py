@@ -265,7 +265,7 @@ class _Chunk:
         return err, pen, c
 
 
-def _bounds(shape, init, frames, native, cfg):
+def window_bounds(shape, init, frames, native, cfg):
     """Per-stroke parameter ranges lo, hi (m, 10) that keep each stroke inside its window, and the
     windows' float boxes (m, 4).  Bezier strokes: endpoints within the seed's endpoint box grown by
     ``margin`` x its length, radii up to ``grow`` x the seed's; other shapes: [0, 1] (the border
@@ -300,7 +300,7 @@ def _bounds(shape, init, frames, native, cfg):
 def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, palette, deadline, bar):
     """Optimise strokes init (m, 13) independently in their windows; returns (m, 13) with colours."""
     h, w = target.shape[-2:]
-    lo, hi, boxes = _bounds(shape, init, frames, native, cfg)
+    lo, hi, boxes = window_bounds(shape, init, frames, native, cfg)
     chunks = [_Chunk(idx, windows_from_boxes(boxes[idx], h, w), canvas, target, h, w, frames, native)
               for idx in area_chunks(boxes, h, w, cfg.chunk_pixels)]
     span = hi - lo
@@ -440,7 +440,7 @@ def _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadl
     nat = torch.full((n,), (side if native is None else float(native)) * f)
     bar = tqdm(total=cfg.joint_iters, desc="joint", disable=not progress, leave=False, dynamic_ncols=True, unit="iter")
     out, _ = refine_windowed(_resize(target, hs, ws), strokes, fr, nat, shape, _resize(canvas, hs, ws),
-                             lambda st, f_, n_: _bounds(shape, st, f_, n_, cfg), cfg.joint_iters, cfg.joint_lr,
+                             lambda st, f_, n_: window_bounds(shape, st, f_, n_, cfg), cfg.joint_iters, cfg.joint_lr,
                              cfg.chunk_pixels, fixed_colors=palette is not None, deadline=deadline,
                              fixed=int(cfg.joint_fixed * n), on_iter=lambda: bar.update(1))
     bar.close()
