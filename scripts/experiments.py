@@ -65,7 +65,10 @@ EXPERIMENTS: dict[str, dict] = {
                             "model-based, PSNR reward": {"reward": "psnr"},
                             "model-based, L2 reward": {"reward": "l2"},
                             "model-based, WGAN reward (paper)": {},
-                            "model-based, L2, spread init + GroupNorm": {"reward": "l2", "spread_init": True, "norm": "group"}}},
+                            "model-based, L2, spread init + GroupNorm": {"reward": "l2", "spread_init": True, "norm": "group"},
+                            "direct + 1,000 pretrain updates": {"algo": "direct", "levels": "1x8", "side": 32, "norm": "group",
+                                                                "spread_init": True, "lr_actor": 5e-4, "total_steps": 8 * 4_900,
+                                                                "eval_every": 100, "ckpt_every": 100, "pretrain": 1000}}},
 }
 
 
@@ -116,14 +119,21 @@ def run_experiment(name: str) -> dict:
         out, seconds = train(settings)
         ev = evaluate(out, settings)
         results[label] = {"l2": ev["l2"], "psnr": ev["psnr"], "flat_psnr": round(ev["flat_psnr"], 2),
-                          "steps_psnr": ev["steps_psnr"], "train_seconds": round(seconds, 1),
+                          # the trainer's own clock (kept across a resume); this process's time otherwise
+                          "steps_psnr": ev["steps_psnr"], "train_seconds": round(max(seconds, learning_curve(out)[-1][1]), 1),
                           "updates": learning_curve(out)[-1][0], "curve": learning_curve(out), "run": str(out.relative_to(ROOT)),
                           "settings": {k: v for k, v in settings.items() if k in override or k in ("data", "size")}}
         results[label]["grid"] = (ev["targets"], ev["canvases"])
-    plot(name, spec["title"], results)
+        clean = save_results(name, spec["title"], results)  # after every run: a long experiment shows as it goes
+    return clean
+
+
+def save_results(name: str, title: str, results: dict) -> dict:
+    """The plot, docs/experiments/<name>.json and docs/experiments.md from the runs finished so far."""
+    plot(name, title, results)
     (DOCS / "experiments").mkdir(parents=True, exist_ok=True)
     clean = {k: {kk: vv for kk, vv in v.items() if kk != "grid"} for k, v in results.items()}
-    (DOCS / "experiments" / f"{name}.json").write_text(json.dumps({"title": spec["title"], "base": BASE, "results": clean}, indent=1))
+    (DOCS / "experiments" / f"{name}.json").write_text(json.dumps({"title": title, "base": BASE, "results": clean}, indent=1))
     write_markdown()
     return clean
 
