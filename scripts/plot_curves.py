@@ -38,7 +38,7 @@ def main() -> None:
     kind, folders, dest = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     data = rows(folders)
     x_key, y_key, x_label, y_label = (("step", "val_psnr", "training steps", "validation PSNR (dB)") if kind == "renderer"
-                                      else ("updates", "eval_psnr", "DDPG updates", "held-out PSNR (dB)"))
+                                      else ("updates", "eval_psnr", "actor updates", "held-out PSNR (dB)"))
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     y = [float(r[y_key]) for r in data]
     axes[0].plot([float(r[x_key]) for r in data], y, marker=".")

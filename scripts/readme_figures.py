@@ -3,8 +3,8 @@
     python scripts/readme_figures.py [--agent photo] [--images a.png,b.png]
 
 Writes docs/images/example_{target,painting}.png and example_process.gif (the default `brushwork paint`
-on the bundled example), and docs/images/progression.png: the agent's canvas after 1, 2, 5, 10, 20 and
-40 steps (5 strokes each) on several held-out photos, one row per photo, the target last.
+on the bundled example), and docs/images/progression.png: the agent's painting after 5, 10, 25, 50, 100 and 200
+strokes on several held-out photos, one row per photo, the target last.
 """
 
 from __future__ import annotations
@@ -20,19 +20,17 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from brushwork.agent.policy import load_agent  # noqa: E402
 from brushwork.io.images import (  # noqa: E402
     centre_crop_square,
     load_image,
     resize,
-    to_tensor,
     to_uint8,  # noqa: E402
 )
 from brushwork.painter.painter import paint  # noqa: E402
-from brushwork.stroke.canvas import Background, paint_strokes  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
-STEPS = (1, 2, 5, 10, 20, 40)
+# Stroke counts shown: for a k = 5 agent on the whole image, its steps 1, 2, 5, 10, 20 and 40.
+STROKES = (5, 10, 25, 50, 100, 200)
 
 
 def example() -> None:
@@ -46,19 +44,14 @@ def example() -> None:
 
 @torch.no_grad()
 def progression(agent: str, images: list[Path], size: int = 128) -> None:
-    policy = load_agent(agent)
+    """One row per photo: the agent's painting (method agent, its own tiling) after each count of
+    STROKES, the target last.  Going through `paint()` works for every agent: the DDPG agents' 40
+    whole-image steps and the direct agents' coarse-to-fine tiles alike."""
     rows = []
     for path in images:
         rgb = resize(centre_crop_square(load_image(path).rgb), (size, size))
-        target = to_tensor(rgb)
-        canvas = Background.parse(policy.background).canvas(size, size)
-        frames = torch.tensor([0.0, 0.0, float(size)]).expand(policy.bundle, 3)
-        shots = []
-        for t in range(max(STEPS)):
-            a = policy.act(canvas[None], target[None], torch.tensor([t]), max(STEPS))[0]
-            paint_strokes(canvas, policy.shape, a, frames, native=float(policy.size))
-            if t + 1 in STEPS:
-                shots.append(to_uint8(canvas))
+        p = paint(rgb, method="agent", agent=agent, strokes=max(STROKES), width=size, height=size, quiet=True)
+        shots = [to_uint8(p.render_tensor(size, size, upto=n)) for n in STROKES]
         rows.append(np.concatenate(shots + [rgb], axis=1))
     grid = np.concatenate(rows, axis=0)
     Image.fromarray(grid).save(OUT / "progression.png")
@@ -67,7 +60,7 @@ def progression(agent: str, images: list[Path], size: int = 128) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--agent", default="photo-ddpg")
+    p.add_argument("--agent", default="photo")
     p.add_argument("--images", default="")
     p.add_argument("--skip-example", action="store_true")
     a = p.parse_args()
