@@ -174,3 +174,11 @@ def save_figure(fig, path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the current folder when it lies inside it (reports should not name home folders)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

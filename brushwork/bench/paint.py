@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .common import clock, command_line, log, machine, set_threads
+from .common import clock, command_line, log, machine, set_threads, shown_path
 
 PAPER_STEPS, PAPER_BUNDLE, PAPER_SIZE = 40, 5, 128
 RESULT_TAG = "BENCH_CELL "
@@ -244,7 +244,9 @@ def agent_status(agent: str) -> tuple[str | None, dict]:
         d = describe(agent)
     except WeightsError as e:
         return None, {"agent": agent, "error": str(e)}
-    return d["shape"], {"agent": agent, **{k: d[k] for k in ("path", "steps", "metric", "size", "episode_steps", "shape")}}
+    info = {"agent": agent, **{k: d[k] for k in ("path", "steps", "metric", "size", "episode_steps", "shape")}}
+    info["path"] = shown_path(info["path"])  # the report is committed: no machine's checkout in it
+    return d["shape"], info
 
 
 def summarise(cell: dict) -> dict:

@@ -147,7 +147,7 @@ def write_doc(path: Path, result: dict) -> None:
         agent = f"`{a['agent']}`: none found ({a['error']}), so the agent and refine rows are skipped"
     else:
         metric = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in (a.get("metric") or {}).items())
-        agent = (f"`{a['agent']}` ({shown_path(a['path'])}: {a.get('shape')} strokes, {a.get('size')} px, T = "
+        agent = (f"`{a['agent']}` ({a['path']}: {a.get('shape')} strokes, {a.get('size')} px, T = "
                  f"{a.get('episode_steps')}, {a.get('steps')} training steps" + (f"; {metric}" if metric else "") + ")")
     ssim_impl = {r.get("ssim_impl") for c in result["cells"] for r in c.get("images", []) if r.get("ssim_impl")}
     md = [
@@ -204,13 +204,3 @@ def write_doc(path: Path, result: dict) -> None:
            "brushwork data fetch --only photos   # the dev photos (scikit-image's colour photos)", result["command"], "```", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(md))
-
-
-def shown_path(path: str) -> str:
-    """A file's path as the report shows it: relative to the working directory when it lies under it
-    (the report goes into the repository; an absolute path names one machine's checkout)."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(p)

@@ -43,6 +43,7 @@ from .common import (
     pyplot,
     save_figure,
     set_threads,
+    shown_path,
     text_table,
 )
 
@@ -144,14 +145,6 @@ def bench_agent(name: str, folder: Path, bench: str) -> tuple[Path, dict]:
     copy, info = snapshot_agent(path, folder)
     info["note"] = note
     return copy, info
-
-
-def shown_path(path: str) -> str:
-    """``path`` relative to the current folder when it lies inside it (reports should not name home folders)."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def agent_line(info: dict) -> str:
