@@ -33,28 +33,36 @@ def main() -> None:
     p.add_argument("--tiles", default="overlap")
     p.add_argument("--method", default="agent")
     p.add_argument("--refine-iters", type=int, default=None, help="Adam iterations of refine (default: the painter's)")
+    p.add_argument("--reseed", type=float, nargs="+", default=[None],
+                   help="refine: fractions of the agent's strokes re-placed, one row each (default: the painter's)")
     a = p.parse_args()
     torch.set_num_threads(1)
     images = [resize(centre_crop_square(load_image(f).rgb), (a.size, a.size)) for f in dev_images()]
     flat = np.mean([10 * np.log10(1 / np.mean((im / 255.0 - (im / 255.0).mean((0, 1))) ** 2)) for im in images])
     method = a.method if a.refine_iters is None else f"{a.method} ({a.refine_iters} iterations)"
     print(f"dev photos ({len(images)}), {a.size} px, method {method}, tiles {a.tiles}, 1 thread; flat fill {flat:.2f} dB\n")
-    print("| agent | shape | strokes | PSNR (dB) | above flat | s / image |\n|---|---|---|---|---|---|")
+    sweep = a.reseed != [None]
+    print(f"| agent | shape |{' reseed |' if sweep else ''} strokes | PSNR (dB) | above flat | s / image |")
+    print(f"|---|---|{'---|' if sweep else ''}---|---|---|---|")
     for spec in a.agents:
         agent, _, shape = spec.partition(":")
         shape = shape or "bezier"
-        kw = dict(method=a.method, agent=agent, shape=shape, tiles=a.tiles, quiet=True)
-        if a.refine_iters is not None:
-            kw["refine_iters"] = a.refine_iters
-        paint(images[0], strokes=a.strokes[0], **kw)  # warm-up
-        for n in a.strokes:
-            res = []
-            for im in images:
-                t0 = time.perf_counter()
-                out = paint(im, strokes=n, **kw)
-                res.append((out.metrics["psnr"], time.perf_counter() - t0))
-            ps, sec = np.mean([r[0] for r in res]), np.mean([r[1] for r in res])
-            print(f"| {agent} | {shape} | {n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |", flush=True)
+        for fraction in a.reseed:
+            kw = dict(method=a.method, agent=agent, shape=shape, tiles=a.tiles, quiet=True)
+            if a.refine_iters is not None:
+                kw["refine_iters"] = a.refine_iters
+            if fraction is not None:
+                kw["reseed"] = fraction
+            paint(images[0], strokes=a.strokes[0], **kw)  # warm-up
+            for n in a.strokes:
+                res = []
+                for im in images:
+                    t0 = time.perf_counter()
+                    out = paint(im, strokes=n, **kw)
+                    res.append((out.metrics["psnr"], time.perf_counter() - t0))
+                ps, sec = np.mean([r[0] for r in res]), np.mean([r[1] for r in res])
+                cell = f" {fraction:g} |" if sweep else ""
+                print(f"| {agent} | {shape} |{cell} {n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

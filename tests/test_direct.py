@@ -144,3 +144,24 @@ def test_lr_warmup_is_checked():
 
     with pytest.raises(ValueError, match="lr-warmup"):
         Args(lr_warmup=-1).check()
+
+
+def test_min_crop_reaches_training_crops_only(tmp_path):
+    """--min-crop sets the training crops' scale; held-out crops keep the default, so curves compare."""
+    import numpy as np
+    from PIL import Image
+
+    from brushwork.agent.targets import open_data
+    from brushwork.agent.train import Args
+    from brushwork.data import split_of
+
+    rng = np.random.default_rng(0)
+    names = [f"im{i:03d}.png" for i in range(40)]
+    for n in names:
+        Image.fromarray(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(tmp_path / n)
+    assert any(split_of(n) == "test" for n in names)
+    args = Args(data=str(tmp_path), size=16, min_crop=0.8)
+    assert open_data(args, "train", 0).min_crop == 0.8
+    assert open_data(args, "test", 0).min_crop == 0.25
+    with pytest.raises(ValueError, match="min-crop"):
+        Args(min_crop=0).check()

@@ -45,6 +45,8 @@ class Args:
     preset: str = "small"  # settings preset (small, paper-mnist, paper-svhn, paper-celeba, paper-imagenet)
     data: str = "photos"  # mnist, fashion, photos, faces, solid, strokes, or a folder of images
     data_root: Path | None = None  # where `brushwork data fetch` put the datasets (default: its default)
+    # (held-out crops keep 0.25, so that every run's curve is measured on the same images)
+    min_crop: float = 0.25  # training crops of folder data: side in [min_crop, 1] of the shorter side (1 = whole images)
     size: int = 64  # canvas side W in pixels (paper 128)
     shape: Annotated[str, choices(SHAPES, help="stroke shape")] = "bezier"
     renderer: str = "analytic"  # analytic (soft rasteriser), neural (shipped), or a renderer .safetensors
@@ -125,6 +127,8 @@ class Args:
             raise ValueError(f"--lr-warmup must be >= 0, got {self.lr_warmup}")
         if self.minutes < 0:
             raise ValueError(f"--minutes must be >= 0, got {self.minutes}")
+        if not 0 < self.min_crop <= 1:
+            raise ValueError(f"--min-crop must be in (0, 1], got {self.min_crop}")
         if not (0 <= self.discount <= 1 and 0 < self.tau <= 1):
             raise ValueError("--discount must be in [0, 1] and --tau in (0, 1]")
         if self.warmup < 0 or self.warmstart < 0 or (self.noise is not None and self.noise < 0):

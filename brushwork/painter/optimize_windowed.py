@@ -399,13 +399,16 @@ def paint_windowed(
     on_stage=None,
     deadline: float | None = None,
     on_refined=None,
+    painted: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """Paint ``target`` (3, H, W) in [0, 1] with exactly ``n_strokes`` strokes over ``canvas`` (C, H, W).
 
     Returns (strokes (N, 13), frames (N, 3)), every frame the square (0, 0, max(H, W)), as
     `optimize_strokes` does.  ``n_strokes`` None: as many as ``deadline`` allows (at least one stage).
     ``on_stage(strokes, frames)``: called with each stage's kept strokes; ``on_refined(strokes, frames)``:
-    with all strokes after the joint pass (they replace the earlier ones).
+    with all strokes after the joint pass (they replace the earlier ones).  ``painted``: strokes already on
+    ``canvas`` that count towards the stroke size (L ~ side / sqrt(strokes so far)): the new strokes are
+    sized as the detail that follows them, not as a first layer.
     """
     cfg = cfg if cfg is not None else DetailConfig()
     if n_strokes is None and deadline is None:
@@ -419,7 +422,7 @@ def paint_windowed(
         joint = cfg.joint_iters > 0 and supports_joint(shape)
         stage_deadline = deadline if deadline is None or not joint else start + (deadline - start) * cfg.joint_share
         strokes, frames = _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progress, native,
-                                          on_stage, stage_deadline)
+                                          on_stage, stage_deadline, painted)
         if joint and len(strokes):
             strokes = _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadline)
             if on_refined is not None:
@@ -447,7 +450,8 @@ def _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadl
     return out
 
 
-def _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progress, native, on_stage, deadline):
+def _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progress, native, on_stage, deadline,
+                    painted=0):
     _, H, W = target.shape
     side = float(max(H, W))
     native = side if native is None else float(native)
@@ -478,7 +482,7 @@ def _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progre
         carry = 0
         force = k >= len(plan) and retries > cfg.retries
         # Stroke scale and the resolution that suits it.
-        length = min(cfg.max_length * side, cfg.coverage * side / math.sqrt(n_kept + 0.5 * m))
+        length = min(cfg.max_length * side, cfg.coverage * side / math.sqrt(painted + n_kept + 0.5 * m))
         f = min(full_res / side, max(16.0 / side, cfg.min_width / (0.4 * length)))
         hs, ws = max(1, round(H * f)), max(1, round(W * f))
         if cur_f is None or (hs, ws) != cur_canvas.shape[-2:]:
