@@ -1,9 +1,9 @@
 """The painting of a fixed image and seed is identical across refactors.
 
 `tests/fixtures/golden.json` holds stroke values, frames and metrics recorded from the code before
-the package restructure (regenerate deliberately with ``python tests/test_golden.py --record``, only
-when a change of behaviour is intended).  Every method is covered: optimize, agent (both tilings),
-refine, plus a palette and a resume.
+the package restructure (regenerate deliberately with ``python tests/test_golden.py --record [CASE ...]``,
+only when a change of behaviour is intended, naming the cases it changes).  Every method is covered:
+optimize, agent (both tilings), refine, plus a palette and a resume.
 """
 
 from __future__ import annotations
@@ -84,7 +84,15 @@ def test_painting_is_unchanged(results, name):
 
 
 if __name__ == "__main__" and "--record" in sys.argv:
+    # `--record`: every case; `--record NAME ...`: only those, the others kept as recorded (float noise
+    # across machines would otherwise rewrite entries whose behaviour did not change)
     torch.set_num_threads(1)
+    names = sys.argv[sys.argv.index("--record") + 1 :]
+    unknown = sorted(set(names) - {*CASES, "resume"})
+    if unknown:
+        sys.exit(f"unknown case(s) {', '.join(unknown)}; cases: {', '.join([*CASES, 'resume'])}")
+    new = run_all()
+    out = {**json.loads(FIXTURE.read_text()), **{k: new[k] for k in names}} if names else new
     FIXTURE.parent.mkdir(exist_ok=True)
-    FIXTURE.write_text(json.dumps(run_all(), indent=0) + "\n")
-    print(f"wrote {FIXTURE}")
+    FIXTURE.write_text(json.dumps(out, indent=0) + "\n")
+    print(f"wrote {FIXTURE} ({', '.join(names) or 'all cases'})")
