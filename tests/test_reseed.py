@@ -2,22 +2,12 @@
 
 import pytest
 import torch
+from test_joint_windowed import scene  # the same test picture: flat colour and a few discs
 
 import brushwork.painter.optimize_windowed as ow
 from brushwork.painter.reseed import removal_costs, reseed, weakest
 from brushwork.stroke import get_shape
 from brushwork.stroke.canvas import Background, paint_strokes
-
-
-def scene(size: int, seed: int = 3) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    t = torch.zeros(3, size, size)
-    t[:] = torch.rand(3, 1, 1, generator=g)
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    for _ in range(6):
-        cx, cy, r = (torch.rand(3, generator=g) * torch.tensor([size, size, size / 3])).tolist()
-        t[:, ((xx - cx) ** 2 + (yy - cy) ** 2) < (r + 3) ** 2] = torch.rand(3, 1, generator=g)
-    return t
 
 
 def random_strokes(n: int, seed: int = 0) -> torch.Tensor:

@@ -342,22 +342,31 @@ def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, pal
 
 
 @torch.no_grad()
-def _composite_accept(canvas, target, shape, strokes, frames, native, force: bool = False) -> Tensor:
-    """Composite strokes in order onto canvas (in place, windowed), each only if it lowers the squared
-    error where it paints (all if ``force``).  Returns the boolean mask of the kept strokes."""
-    ch_n, h, w = canvas.shape
+def window_alphas(shape: Shape, strokes: Tensor, frames: Tensor, native: Tensor, h: int, w: int) -> list:
+    """Each stroke's soft alpha inside its own window of an (h, w) canvas: a list of N tuples
+    (alpha (hh, ww), y0, x0), computed in chunks of about ``4 * shape.chunk_pixels`` window pixels."""
     boxes = shape.boxes(strokes, frames, native)
-    keep = torch.zeros(len(strokes), dtype=torch.bool)
-    colors = stroke_colors(strokes, ch_n)
-    alphas: dict[int, tuple[Tensor, int, int]] = {}
+    alphas: list = [None] * len(strokes)
     for idx in area_chunks(boxes, h, w, shape.chunk_pixels * 4):
         win = windows_from_boxes(boxes[idx], h, w)
         px, py = win.grids()
         a = shape.soft_window(strokes[idx], frames[idx], native[idx], px, py)
         for k, i in enumerate(idx.tolist()):
             alphas[i] = (a[k], int(win.y0[k]), int(win.x0[k]))
+    return alphas
+
+
+@torch.no_grad()
+def _composite_accept(canvas, target, shape, strokes, frames, native, force: bool = False) -> Tensor:
+    """Composite strokes in order onto canvas (in place, windowed), each only if it lowers the squared
+    error where it paints (all if ``force``).  Returns the boolean mask of the kept strokes."""
+    ch_n, h, w = canvas.shape
+    keep = torch.zeros(len(strokes), dtype=torch.bool)
+    colors = stroke_colors(strokes, ch_n)
+    alphas = window_alphas(shape, strokes, frames, native, h, w)
     for i in range(len(strokes)):
-        a, y0, x0 = alphas.pop(i)
+        a, y0, x0 = alphas[i]
+        alphas[i] = None  # free each window once painted
         hh, ww = a.shape
         view = canvas[:, y0 : y0 + hh, x0 : x0 + ww]
         tv = target[:, y0 : y0 + hh, x0 : x0 + ww]

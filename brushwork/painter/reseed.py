@@ -22,9 +22,8 @@ import torch
 from torch import Tensor
 
 from ..stroke import Shape
-from ..stroke.base import area_chunks, windows_from_boxes
 from ..stroke.canvas import paint_strokes, stroke_colors
-from .optimize_windowed import DetailConfig, paint_windowed
+from .optimize_windowed import DetailConfig, paint_windowed, window_alphas
 
 
 @torch.no_grad()
@@ -36,15 +35,8 @@ def removal_costs(target: Tensor, canvas: Tensor, shape: Shape, strokes: Tensor,
     pixels of this canvas.  Memory: the strokes' windows, twice."""
     n = len(strokes)
     _, h, w = canvas.shape
-    boxes = shape.boxes(strokes, frames, native)
     colors = stroke_colors(strokes, canvas.shape[0])[:, :3]
-    alphas: list = [None] * n
-    for idx in area_chunks(boxes, h, w, shape.chunk_pixels * 4):
-        win = windows_from_boxes(boxes[idx], h, w)
-        px, py = win.grids()
-        a = shape.soft_window(strokes[idx], frames[idx], native[idx], px, py)
-        for k, i in enumerate(idx.tolist()):
-            alphas[i] = (a[k], int(win.y0[k]), int(win.x0[k]))
+    alphas = window_alphas(shape, strokes, frames, native, h, w)
     cur = canvas[:3].clone()
     under = []  # each window's canvas before its stroke
     for i in range(n):
