@@ -182,3 +182,11 @@ def shown_path(path: str) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def agent_facts(info: dict) -> str:
+    """What a report says of an agent (`agent.policy.describe`'s dict): shape, observation, k, T, updates
+    and the training metric stored in its file."""
+    metric = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in (info.get("metric") or {}).items())
+    return (f"{info.get('shape')} strokes, {info.get('size')} px observations, k = {info.get('bundle')}, "
+            f"T = {info.get('episode_steps')}, {info.get('steps')} updates" + (f"; {metric}" if metric else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import fmt, fmt_seconds, kept_notes, machine_line, md_table, pyplot, save_figure, text_table
+from .common import agent_facts, fmt, fmt_seconds, kept_notes, machine_line, md_table, pyplot, save_figure, text_table
 
 PLOTS = ("bench_psnr_strokes.png", "bench_psnr_seconds.png", "bench_memory_strokes.png")
 
@@ -146,9 +146,7 @@ def write_doc(path: Path, result: dict) -> None:
     elif "error" in a:
         agent = f"`{a['agent']}`: none found ({a['error']}), so the agent and refine rows are skipped"
     else:
-        metric = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in (a.get("metric") or {}).items())
-        agent = (f"`{a['agent']}` ({a['path']}: {a.get('shape')} strokes, {a.get('size')} px, T = "
-                 f"{a.get('episode_steps')}, {a.get('steps')} training steps" + (f"; {metric}" if metric else "") + ")")
+        agent = f"`{a['agent']}` ({a['path']}: {agent_facts(a)})"
     ssim_impl = {r.get("ssim_impl") for c in result["cells"] for r in c.get("images", []) if r.get("ssim_impl")}
     md = [
         "# Painting benchmarks", "",

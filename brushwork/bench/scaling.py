@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import (
+    agent_facts,
     command_line,
     fmt,
     fmt_seconds,
@@ -148,10 +149,8 @@ def bench_agent(name: str, folder: Path, bench: str) -> tuple[Path, dict]:
 
 
 def agent_line(info: dict) -> str:
-    metric = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in (info.get("metric") or {}).items())
-    text = (f"`{shown_path(info['path'])}` (sha256 {info['sha256']}…: {info.get('shape')} strokes, {info.get('size')} px, "
-            f"k = {info.get('bundle')}, T = {info.get('episode_steps')}, {info.get('steps')} training steps"
-            + (f"; {metric}" if metric else "") + "; copied before the run so it cannot change under it)")
+    text = (f"`{shown_path(info['path'])}` (sha256 {info['sha256']}…: {agent_facts(info)}; copied before the run so it "
+            "cannot change under it)")
     return text + (f". Note: {info['note']}" if info.get("note") else "")
 
 
