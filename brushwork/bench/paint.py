@@ -244,7 +244,7 @@ def agent_status(agent: str) -> tuple[str | None, dict]:
         d = describe(agent)
     except WeightsError as e:
         return None, {"agent": agent, "error": str(e)}
-    info = {"agent": agent, **{k: d[k] for k in ("path", "steps", "metric", "size", "episode_steps", "shape")}}
+    info = {"agent": agent, **{k: d[k] for k in ("path", "steps", "metric", "size", "bundle", "episode_steps", "shape")}}
     info["path"] = shown_path(info["path"])  # the report is committed: no machine's checkout in it
     return d["shape"], info
 

@@ -75,7 +75,9 @@ class PaintConfig:
     # refine (bezier): re-place this fraction of the agent's strokes, those whose removal costs least, by
     # the optimiser's strokes where the error is largest, before the joint pass (0 = off)
     reseed: float = 0.5
-    refine_iters: int = 45  # Adam iterations of the refine method (more: sharper, slower; 45 = ~2.3 s for 200 strokes at 128 px)
+    # Adam iterations of the refine method's joint pass (more: sharper, slower; with --reseed 0.5, 45 take
+    # about what optimize takes for 200 strokes at 128 px: docs/benchmarks.md)
+    refine_iters: int = 45
     # Scales the optimize method's Adam iterations per stage: 24 = the --detail preset's own number.
     optimize_iters: int = 24
     # Working resolution (long side, px) of refine and of the agent's canvas (at least the agent's
@@ -345,7 +347,9 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
 # places the coarse layers, the optimiser's seeds the detail the agent's fixed layout misses.  With
 # re-seeding, fewer fixed strokes pay (reseed 0.5, 45 iterations, same load; s / image only relative):
 # fixed 0.2: 25.59 dB in 5.7 s, 0.1: 26.01 in 6.3 s, 0.05: 26.14 in 7.1 s, 0: 26.23 in 9.5 s; 60
-# iterations with 0.1: 26.20 in 7.8 s.
+# iterations with 0.1: 26.20 in 7.8 s.  The defaults (reseed 0.5, fixed 0.1, 45 iterations) on an idle
+# machine (brushwork bench paint --strokes 50,200, 2026-12-07): 26.01 dB in 3.64 s beside optimize's
+# 26.48 dB in 3.60 s, on a host that runs the paper-size row in 1.91 s (1.11 s on 2026-12-04's).
 REFINE_LR = 0.2
 REFINE_FIXED = 0.1
 
