@@ -80,6 +80,35 @@ def test_auto_tiling_is_the_one_the_agent_was_trained_on(tmp_path, tiny_actor):
         paint(img, agent=str(tiled), tiles="grid", **kw)
 
 
+def test_finer_pass_budgets():
+    from brushwork.painter.tiles import agent_passes, pass_budgets
+
+    levels = ((1, 8), (2, 4), (4, 1))
+    for n in (1, 50, 159, 160, 200, 401, 1000):
+        passes = agent_passes(n, levels)
+        assert passes == (4 if n >= 160 else 3)  # the 8 x 8 pass takes 2/5 of n: one stroke per tile from n = 160
+        budgets = pass_budgets(n, passes, levels)
+        assert sum(budgets) == n and len(budgets) == passes
+    assert pass_budgets(200, 4, levels) == [20, 20, 80, 80]
+    assert pass_budgets(200, 3, levels) == [40, 80, 80]  # the trained proportions (g^2 x steps)
+    assert agent_passes(200, levels, finer=False) == 3 and agent_passes(200, ((1, 8),)) == 1
+
+
+def test_finer_pass_paints_a_grid_twice_as_fine(tmp_path, tiny_actor):
+    from brushwork.io.weights import load_weights, save_weights
+
+    state, meta = load_weights(tiny_actor, "actor")
+    meta["config"]["levels"] = [[1, 2], [2, 2]]  # trained on 1 x 1 and 2 x 2 tiles
+    tiled = tmp_path / "tiled.safetensors"
+    save_weights(tiled, state, "actor", meta["config"])
+    img = photo(tmp_path / "a.png", (48, 48))
+    side = lambda p: (p.clips[:, 2] - p.clips[:, 0]).round().tolist()  # noqa: E731  (paper tiles: clip = tile)
+    kw = dict(strokes=40, method="agent", agent=str(tiled), quiet=True)
+    assert side(paint(img, **kw)) == [48.0] * 8 + [24.0] * 16 + [12.0] * 16  # 4 x 4 tiles: 2/5 of the budget
+    assert side(paint(img, finer=False, **kw)) == [48.0] * 8 + [24.0] * 32  # trained proportions 1 : 4
+    assert set(side(paint(img, **{**kw, "strokes": 39}))) == {48.0, 24.0}  # 2/5 x 39 < 16 tiles: no finer pass
+
+
 @pytest.mark.parametrize("n", [1, 5, 7, 23])
 def test_stroke_budget_is_exact(tmp_path, tiny_actor, n):
     p = paint(photo(tmp_path / "a.png", (64, 64)), strokes=n, method="agent", agent=str(tiny_actor), quiet=True)
