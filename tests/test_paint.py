@@ -85,13 +85,17 @@ def test_finer_pass_budgets():
 
     levels = ((1, 8), (2, 4), (4, 1))
     for n in (1, 50, 159, 160, 200, 401, 1000):
-        passes = agent_passes(n, levels)
+        passes = agent_passes(n, levels, 128, 128)
         assert passes == (4 if n >= 160 else 3)  # the 8 x 8 pass takes 2/5 of n: one stroke per tile from n = 160
         budgets = pass_budgets(n, passes, levels)
         assert sum(budgets) == n and len(budgets) == passes
     assert pass_budgets(200, 4, levels) == [20, 20, 80, 80]
     assert pass_budgets(200, 3, levels) == [40, 80, 80]  # the trained proportions (g^2 x steps)
-    assert agent_passes(200, levels, finer=False) == 3 and agent_passes(200, ((1, 8),)) == 1
+    assert agent_passes(200, levels, 128, 128, finer=False) == 3 and agent_passes(200, ((1, 8),), 128, 128) == 1
+    # trained on whole images: equal shares, passes while the finest grid keeps a stroke per two tiles
+    assert [agent_passes(n, None, 128, 128) for n in (5, 50, 200)] == [2, 3, 4]
+    assert agent_passes(200, None, 128, 128, finer=False) == 1 and agent_passes(5, None, 4096, 4096) == 3
+    assert pass_budgets(200, 4) == [50] * 4
 
 
 def test_finer_pass_paints_a_grid_twice_as_fine(tmp_path, tiny_actor):
@@ -107,6 +111,19 @@ def test_finer_pass_paints_a_grid_twice_as_fine(tmp_path, tiny_actor):
     assert side(paint(img, **kw)) == [48.0] * 8 + [24.0] * 16 + [12.0] * 16  # 4 x 4 tiles: 2/5 of the budget
     assert side(paint(img, finer=False, **kw)) == [48.0] * 8 + [24.0] * 32  # trained proportions 1 : 4
     assert set(side(paint(img, **{**kw, "strokes": 39}))) == {48.0, 24.0}  # 2/5 x 39 < 16 tiles: no finer pass
+
+
+def test_agents_trained_on_digits_paint_whole(tmp_path, tiny_actor):
+    from brushwork.io.weights import load_weights, save_weights
+
+    state, meta = load_weights(tiny_actor, "actor")
+    img = photo(tmp_path / "a.png", (48, 48))
+    kw = dict(strokes=40, method="agent", quiet=True)
+    for data, passes in (("photos", 3), ("mnist", 1)):
+        meta["config"]["data"] = data
+        path = tmp_path / f"{data}.safetensors"
+        save_weights(path, state, "actor", meta["config"])
+        assert paint(img, agent=str(path), **kw).metrics["passes"] == passes
 
 
 @pytest.mark.parametrize("n", [1, 5, 7, 23])

@@ -28,6 +28,13 @@ class Policy:
     #: coarse-to-fine (grid, steps) levels it was trained on (``--algo direct``), else None
     levels: tuple[tuple[int, int], ...] | None = None
 
+    @property
+    def whole_images(self) -> bool:
+        """Trained on whole, uncropped images (the digit arrays, `WHOLE_IMAGE_DATASETS`), not on crops."""
+        from ..data.catalog import WHOLE_IMAGE_DATASETS
+
+        return str(self.meta.get("config", {}).get("data", "")).strip().lower() in WHOLE_IMAGE_DATASETS
+
     @torch.no_grad()
     def act(self, canvas: Tensor, target: Tensor, t: Tensor, steps: int) -> Tensor:
         """Strokes (B, k, 13) for canvases and targets (B, 3, h, w) float in [0, 1] (resized to the

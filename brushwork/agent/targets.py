@@ -11,10 +11,11 @@ def open_data(args, split: str, seed: int):
 
         return SyntheticSource(args.data, args.size, args.shape)
     from ..data import open_source
+    from ..data.catalog import WHOLE_IMAGE_DATASETS
 
     # Crop scale applies to folder data (photos, faces, a path), not to the digit arrays; held-out crops keep
     # the default range so every run is judged on the same images.
     kwargs = {}
-    if split == "train" and args.data.strip().lower() not in ("mnist", "fashion"):
+    if split == "train" and args.data.strip().lower() not in WHOLE_IMAGE_DATASETS:
         kwargs["min_crop"] = getattr(args, "min_crop", 0.25)
     return open_source(args.data, args.size, split, root=args.data_root, seed=seed, **kwargs)

@@ -221,7 +221,8 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
         painting = paint(rgb, width=s, height=s, strokes=spec["strokes"], on_phase=print_phase if isolated else None, **kw)
         out["seconds"] = time.perf_counter() - t0
         out.update({k: v for k, v in painting.metrics["phases"].items() if k in PHASES})
-        out.update(psnr=painting.metrics["psnr"], method_used=painting.metrics["method"], passes=default_passes(s, s))
+        out.update(psnr=painting.metrics["psnr"], method_used=painting.metrics["method"],
+                   passes=painting.metrics.get("passes", default_passes(s, s)))
         if spec.get("save"):
             painting.save(spec["save"])
     else:

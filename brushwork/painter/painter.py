@@ -71,9 +71,11 @@ class PaintConfig:
     palette: list[str] = field(default_factory=list)  # restrict colours to these (#rrggbb), empty = any
     agent: str = "photo"  # shipped agent name or actor .safetensors
     tiles: Tiling = "auto"  # auto (the agent's training tiling), overlap (seam-free) or paper (disjoint, strokes clipped)
-    passes: int = 0  # coarse-to-fine passes (0 = the agent's trained levels, plus --finer's; without levels, by output size)
-    # agent and refine: one pass more than the agent was trained on, on a grid twice as fine as its finest,
-    # when the budget gives each of its tiles a stroke (photo agent, 200 strokes at 128 px: +0.3 dB)
+    passes: int = 0  # the agent's coarse-to-fine passes (0 = its trained levels, or by output size; plus --finer's)
+    # agent and refine: finer tiles when the budget allows: one pass more than an agent trained on tiles was
+    # trained on, or, for one trained on whole images, passes until the finest grid's share falls under a
+    # stroke per two tiles; not for agents trained on digits (128 px, 200 strokes: photo +0.5 dB,
+    # photo-ddpg +2.2 dB on the dev photos; docs/method.md)
     finer: bool = True
     # refine (bezier): re-place this fraction of the agent's strokes, those whose removal costs least, by
     # the optimiser's strokes where the error is largest, before the joint pass (0 = off)
@@ -202,8 +204,8 @@ def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
         print(f"note: {note}")
     device = pick_device(cfg.device)
     policy = load_policy(cfg, method, device)
-    passes = cfg.passes or (agent_passes(n, policy.levels, cfg.finer) if policy is not None and policy.levels
-                            else default_passes(W, H))
+    passes = cfg.passes or (agent_passes(n, policy.levels, W, H, cfg.finer and not policy.whole_images)
+                            if policy is not None else default_passes(W, H))
     ww, wh = working_size(W, H, cfg, method, policy, passes)
     target_full = resize_t(to_tensor(rgb), H, W)
     old, canvas = starting_canvas(resume, background, ww, wh)
@@ -416,6 +418,8 @@ def measure(painting: Painting, out: torch.Tensor, plan: Plan, seconds: float, p
     phases["measure_s"] = time.perf_counter() - t0
     metrics["seconds"] = round(seconds + phases["measure_s"], 2)
     metrics["phases"] = {k: round(v, 3) for k, v in phases.items()}
+    if plan.policy is not None:
+        metrics["passes"] = plan.passes  # the agent's coarse-to-fine passes (--passes, --finer)
     if plan.note:
         metrics["note"] = plan.note
     return metrics
