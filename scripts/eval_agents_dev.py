@@ -5,6 +5,11 @@ colour.  One thread; the table goes to stdout (markdown).
     python scripts/eval_agents_dev.py photo photo-ddpg circle:circle triangle:triangle --strokes 50 200
 
 An argument is AGENT[:SHAPE] (a shipped name or an actor .safetensors; SHAPE defaults to bezier).
+`--other N` paints N photos that are *not* dev photos instead (how the finer pass's shares were chosen
+without tuning on the benchmark images), e.g.
+
+    python scripts/eval_agents_dev.py photo --tiles paper --other 30 --strokes 200 --shares 1,2,2 1,1,3
+    python scripts/eval_agents_dev.py photo-ddpg --tiles overlap --other 30 --strokes 200 --passes 1 2 3 4
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from brushwork import paint  # noqa: E402
 from brushwork.data import dev_images  # noqa: E402
+from brushwork.data.catalog import DEV_NAMES, data_root  # noqa: E402
 from brushwork.io.images import centre_crop_square, load_image, resize  # noqa: E402
+from brushwork.painter import tiles  # noqa: E402
 
 
 def main() -> None:
@@ -35,20 +42,35 @@ def main() -> None:
     p.add_argument("--refine-iters", type=int, default=None, help="Adam iterations of refine (default: the painter's)")
     p.add_argument("--reseed", type=float, nargs="+", default=[None],
                    help="refine: fractions of the agent's strokes re-placed, one row each (default: the painter's)")
+    p.add_argument("--other", type=int, default=0, help="paint this many photos that are not dev photos "
+                   "(a fixed shuffle of the fetched photos) instead of the dev photos")
+    p.add_argument("--passes", type=int, nargs="+", default=[0], help="coarse-to-fine passes, one row each (0: the painter's)")
+    p.add_argument("--no-finer", action="store_true", help="without the painter's finer pass (--no-finer)")
+    p.add_argument("--shares", nargs="+", default=[None],
+                   help="the finer pass's budget shares (coarse,finest,finer; tiles.FINER_SHARES), one row each")
     a = p.parse_args()
     torch.set_num_threads(1)
-    images = [resize(centre_crop_square(load_image(f).rgb), (a.size, a.size)) for f in dev_images()]
+    if a.other:
+        every = sorted(f for f in (data_root() / "photos").rglob("*.png") if f.stem not in DEV_NAMES)
+        files = [every[i] for i in np.random.default_rng(0).permutation(len(every))[: a.other]]
+    else:
+        files = dev_images()
+    images = [resize(centre_crop_square(load_image(f).rgb), (a.size, a.size)) for f in files]
     flat = np.mean([10 * np.log10(1 / np.mean((im / 255.0 - (im / 255.0).mean((0, 1))) ** 2)) for im in images])
     method = a.method if a.refine_iters is None else f"{a.method} ({a.refine_iters} iterations)"
-    print(f"dev photos ({len(images)}), {a.size} px, method {method}, tiles {a.tiles}, 1 thread; flat fill {flat:.2f} dB\n")
-    sweep = a.reseed != [None]
-    print(f"| agent | shape |{' reseed |' if sweep else ''} strokes | PSNR (dB) | above flat | s / image |")
-    print(f"|---|---|{'---|' if sweep else ''}---|---|---|---|")
+    which = f"{len(images)} photos that are not dev photos" if a.other else f"dev photos ({len(images)})"
+    print(f"{which}, {a.size} px, method {method}, tiles {a.tiles}, 1 thread; flat fill {flat:.2f} dB\n")
+    rows = [(f, n, sh) for f in a.reseed for n in a.passes for sh in a.shares]
+    print("| agent | shape | reseed | passes | shares | strokes | PSNR (dB) | above flat | s / image |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for spec in a.agents:
         agent, _, shape = spec.partition(":")
         shape = shape or "bezier"
-        for fraction in a.reseed:
-            kw = dict(method=a.method, agent=agent, shape=shape, tiles=a.tiles, quiet=True)
+        for fraction, passes, shares in rows:
+            if shares is not None:
+                tiles.FINER_SHARES = tuple(int(x) for x in shares.split(","))  # an experiment's override
+            kw = dict(method=a.method, agent=agent, shape=shape, tiles=a.tiles, quiet=True, passes=passes,
+                      finer=not a.no_finer)
             if a.refine_iters is not None:
                 kw["refine_iters"] = a.refine_iters
             if fraction is not None:
@@ -61,8 +83,9 @@ def main() -> None:
                     out = paint(im, strokes=n, **kw)
                     res.append((out.metrics["psnr"], time.perf_counter() - t0))
                 ps, sec = np.mean([r[0] for r in res]), np.mean([r[1] for r in res])
-                cell = f" {fraction:g} |" if sweep else ""
-                print(f"| {agent} | {shape} |{cell} {n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |", flush=True)
+                print(f"| {agent} | {shape} | {'default' if fraction is None else f'{fraction:g}'} | "
+                      f"{passes or 'default'} | {shares or 'default'} | {n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |",
+                      flush=True)
 
 
 if __name__ == "__main__":

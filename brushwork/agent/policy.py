@@ -15,6 +15,11 @@ from torch import Tensor
 
 from .networks import Actor, NetConfig, observation_planes
 
+#: Datasets of whole, centred objects (the digit arrays): training never crops them (`targets.open_data`),
+#: and the painter gives an agent trained on them no finer tiles than the output size asks for.  Defined
+#: here, not in `brushwork.data`, because painting must not import the training data code.
+WHOLE_IMAGE_DATASETS = ("mnist", "fashion")
+
 
 @dataclass
 class Policy:
@@ -31,8 +36,6 @@ class Policy:
     @property
     def whole_images(self) -> bool:
         """Trained on whole, uncropped images (the digit arrays, `WHOLE_IMAGE_DATASETS`), not on crops."""
-        from ..data.catalog import WHOLE_IMAGE_DATASETS
-
         return str(self.meta.get("config", {}).get("data", "")).strip().lower() in WHOLE_IMAGE_DATASETS
 
     @torch.no_grad()

