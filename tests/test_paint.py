@@ -64,16 +64,22 @@ def test_refine_improves_on_the_agent_and_paints_what_it_optimised(tmp_path, tin
     assert np.abs(r.image.astype(int) - fresh).max() <= 1
 
 
-def test_auto_tiling_is_the_one_the_agent_was_trained_on(tmp_path, tiny_actor):
+def actor_with(tmp_path, tiny_actor, name: str, **config):
+    """A copy of the tiny actor's file whose stored config has ``config`` changed (levels, data, ...)."""
     from brushwork.io.weights import load_weights, save_weights
 
+    state, meta = load_weights(tiny_actor, "actor")
+    path = tmp_path / f"{name}.safetensors"
+    save_weights(path, state, "actor", {**meta["config"], **config})
+    return path
+
+
+def test_auto_tiling_is_the_one_the_agent_was_trained_on(tmp_path, tiny_actor):
     img = photo(tmp_path / "a.png", (48, 48))
     kw = dict(strokes=20, method="agent", passes=2, quiet=True)
     assert paint(img, agent=str(tiny_actor), **kw).clips is None  # a DDPG-style actor: overlap
-    state, meta = load_weights(tiny_actor, "actor")
-    meta["config"]["levels"] = [[1, 2], [2, 2]]  # trained on coarse-to-fine tiles (--algo direct): paper
-    tiled = tmp_path / "tiled.safetensors"
-    save_weights(tiled, state, "actor", meta["config"])
+    # trained on coarse-to-fine tiles (--algo direct): paper
+    tiled = actor_with(tmp_path, tiny_actor, "tiled", levels=[[1, 2], [2, 2]])
     assert paint(img, agent=str(tiled), **kw).clips is not None
     assert paint(img, agent=str(tiled), tiles="overlap", **kw).clips is None
     with pytest.raises(ValueError, match="--tiles must be one of auto, overlap, paper"):
@@ -99,12 +105,7 @@ def test_finer_pass_budgets():
 
 
 def test_finer_pass_paints_a_grid_twice_as_fine(tmp_path, tiny_actor):
-    from brushwork.io.weights import load_weights, save_weights
-
-    state, meta = load_weights(tiny_actor, "actor")
-    meta["config"]["levels"] = [[1, 2], [2, 2]]  # trained on 1 x 1 and 2 x 2 tiles
-    tiled = tmp_path / "tiled.safetensors"
-    save_weights(tiled, state, "actor", meta["config"])
+    tiled = actor_with(tmp_path, tiny_actor, "tiled", levels=[[1, 2], [2, 2]])  # trained on 1 x 1 and 2 x 2 tiles
     img = photo(tmp_path / "a.png", (48, 48))
     side = lambda p: (p.clips[:, 2] - p.clips[:, 0]).round().tolist()  # noqa: E731  (paper tiles: clip = tile)
     kw = dict(strokes=40, method="agent", agent=str(tiled), quiet=True)
@@ -114,15 +115,10 @@ def test_finer_pass_paints_a_grid_twice_as_fine(tmp_path, tiny_actor):
 
 
 def test_agents_trained_on_digits_paint_whole(tmp_path, tiny_actor):
-    from brushwork.io.weights import load_weights, save_weights
-
-    state, meta = load_weights(tiny_actor, "actor")
     img = photo(tmp_path / "a.png", (48, 48))
     kw = dict(strokes=40, method="agent", quiet=True)
     for data, passes in (("photos", 3), ("mnist", 1)):
-        meta["config"]["data"] = data
-        path = tmp_path / f"{data}.safetensors"
-        save_weights(path, state, "actor", meta["config"])
+        path = actor_with(tmp_path, tiny_actor, data, data=data)
         assert paint(img, agent=str(path), **kw).metrics["passes"] == passes
 
 

@@ -75,7 +75,7 @@ class PaintConfig:
     # agent and refine: finer tiles when the budget allows: one pass more than an agent trained on tiles was
     # trained on, or, for one trained on whole images, passes until the finest grid's share falls under a
     # stroke per two tiles; not for agents trained on digits (128 px, 200 strokes: photo +0.5 dB,
-    # photo-ddpg +2.2 dB on the dev photos; docs/method.md)
+    # photo-ddpg +2.1 dB on the dev photos; docs/method.md)
     finer: bool = True
     # refine (bezier): re-place this fraction of the agent's strokes, those whose removal costs least, by
     # the optimiser's strokes where the error is largest, before the joint pass (0 = off)
@@ -355,7 +355,8 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
 # fixed 0.2: 25.59 dB in 5.7 s, 0.1: 26.01 in 6.3 s, 0.05: 26.14 in 7.1 s, 0: 26.23 in 9.5 s; 60
 # iterations with 0.1: 26.20 in 7.8 s.  The defaults (reseed 0.5, fixed 0.1, 45 iterations) on an idle
 # machine (brushwork bench paint --strokes 50,200, 2026-12-07): 26.01 dB in 3.64 s beside optimize's
-# 26.48 dB in 3.60 s, on a host that runs the paper-size row in 1.91 s (1.11 s on 2026-12-04's).
+# 26.48 dB in 3.60 s, on a host that runs the paper-size row in 1.91 s (1.11 s on 2026-12-04's); with the
+# agent's finer pass (smaller strokes, smaller windows), an hour later: 25.98 dB in 2.48 s beside 3.22 s.
 REFINE_LR = 0.2
 REFINE_FIXED = 0.1
 
