@@ -48,6 +48,8 @@ def main() -> None:
     p.add_argument("--no-finer", action="store_true", help="without the painter's finer pass (--no-finer)")
     p.add_argument("--shares", nargs="+", default=[None],
                    help="the finer pass's budget shares (coarse,finest,finer; tiles.FINER_SHARES), one row each")
+    p.add_argument("--decay", type=float, nargs="+", default=[None],
+                   help="tiles.ALLOT_DECAY: how a step cut short by the budget shares its slots, one row each")
     a = p.parse_args()
     torch.set_num_threads(1)
     if a.other:
@@ -60,15 +62,17 @@ def main() -> None:
     method = a.method if a.refine_iters is None else f"{a.method} ({a.refine_iters} iterations)"
     which = f"{len(images)} photos that are not dev photos" if a.other else f"dev photos ({len(images)})"
     print(f"{which}, {a.size} px, method {method}, tiles {a.tiles}, 1 thread; flat fill {flat:.2f} dB\n")
-    rows = [(f, n, sh) for f in a.reseed for n in a.passes for sh in a.shares]
-    print("| agent | shape | reseed | passes | shares | strokes | PSNR (dB) | above flat | s / image |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    rows = [(f, n, sh, d) for f in a.reseed for n in a.passes for sh in a.shares for d in a.decay]
+    print("| agent | shape | reseed | passes | shares | decay | strokes | PSNR (dB) | above flat | s / image |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for spec in a.agents:
         agent, _, shape = spec.partition(":")
         shape = shape or "bezier"
-        for fraction, passes, shares in rows:
+        for fraction, passes, shares, decay in rows:
             if shares is not None:
                 tiles.FINER_SHARES = tuple(int(x) for x in shares.split(","))  # an experiment's override
+            if decay is not None:
+                tiles.ALLOT_DECAY = decay  # an experiment's override
             kw = dict(method=a.method, agent=agent, shape=shape, tiles=a.tiles, quiet=True, passes=passes,
                       finer=not a.no_finer)
             if a.refine_iters is not None:
@@ -84,7 +88,7 @@ def main() -> None:
                     res.append((out.metrics["psnr"], time.perf_counter() - t0))
                 ps, sec = np.mean([r[0] for r in res]), np.mean([r[1] for r in res])
                 print(f"| {agent} | {shape} | {'default' if fraction is None else f'{fraction:g}'} | "
-                      f"{passes or 'default'} | {shares or 'default'} | {n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |",
+                      f"{passes or 'default'} | {shares or 'default'} | {'default' if decay is None else f'{decay:g}'} | {n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |",
                       flush=True)
 
 

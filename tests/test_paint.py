@@ -98,8 +98,8 @@ def test_finer_pass_budgets():
     assert pass_budgets(200, 4, levels) == [20, 20, 80, 80]
     assert pass_budgets(200, 3, levels) == [40, 80, 80]  # the trained proportions (g^2 x steps)
     assert agent_passes(200, levels, 128, 128, finer=False) == 3 and agent_passes(200, ((1, 8),), 128, 128) == 1
-    # trained on whole images: equal shares, passes while the finest grid keeps a stroke per two tiles
-    assert [agent_passes(n, None, 128, 128) for n in (5, 50, 200)] == [2, 3, 4]
+    # trained on whole images: equal shares, passes while the finest grid keeps a stroke per 16 tiles
+    assert [agent_passes(n, None, 128, 128) for n in (5, 50, 200, 400)] == [3, 4, 5, 6]
     assert agent_passes(200, None, 128, 128, finer=False) == 1 and agent_passes(5, None, 4096, 4096) == 3
     assert pass_budgets(200, 4) == [50] * 4
 
@@ -117,7 +117,7 @@ def test_finer_pass_paints_a_grid_twice_as_fine(tmp_path, tiny_actor):
 def test_agents_trained_on_digits_paint_whole(tmp_path, tiny_actor):
     img = photo(tmp_path / "a.png", (48, 48))
     kw = dict(strokes=40, method="agent", quiet=True)
-    for data, passes in (("photos", 3), ("mnist", 1)):
+    for data, passes in (("photos", 4), ("mnist", 1)):
         path = actor_with(tmp_path, tiny_actor, data, data=data)
         assert paint(img, agent=str(path), **kw).metrics["passes"] == passes
 
@@ -134,6 +134,37 @@ def test_exact_budget_across_passes_and_tiles(tmp_path, tiny_actor):
         p = paint(img, strokes=37, method="agent", agent=str(tiny_actor), passes=2, tiles=tiles, quiet=True)
         assert len(p) == 37 and p.image.shape == (40, 90, 3)
     assert p.clips is not None  # paper tiles clip their strokes
+
+
+def test_a_step_cut_short_paints_where_the_error_is():
+    from brushwork.painter.tiles import allot_slots
+
+    mask = allot_slots(torch.tensor([1.0, 9.0, 0.0, 4.0]), 5, 6)
+    assert mask.sum() == 6 and not mask[2].any()  # exact budget; a tile with nothing to paint gets none
+    assert mask[1].sum() > mask[3].sum() > 0  # more error, more strokes
+    assert all(row.tolist() == sorted(row.tolist(), reverse=True) for row in mask)  # each tile: its first slots
+    assert allot_slots(torch.ones(3), 2, 4).sum(0).tolist() == [3, 1]  # ties: every tile's first slot first
+
+
+def test_a_cut_step_asks_the_agent_only_for_the_tiles_it_paints():
+    from brushwork.agent.policy import Policy
+    from brushwork.painter.tiles import agent_strokes
+
+    class Invisible(Policy):  # strokes of opacity 0, and a record of how many tiles each step showed it
+        def act(self, canvas, target, t, steps):
+            self.seen.append(len(canvas))
+            return torch.zeros(len(canvas), self.bundle, 13)
+
+    policy = Invisible(None, 16, 5, 4, "bezier", "black", {}, ((1, 1), (2, 1)))
+    policy.seen = []
+    target = torch.zeros(3, 32, 32)
+    target[:, :, 16:] = 1  # the right half white, the left black like the canvas: nothing to paint there
+    canvas = torch.zeros(3, 32, 32)
+    # levels 1x1 and 2x1 in their proportions 1 : 4: 1 stroke on the whole image, then 4 of the 2 x 2
+    # tiles' 20 slots, all on the two right-hand tiles
+    strokes, frames, clips = agent_strokes(policy, target, 5, "bezier", "paper", canvas, 2, None, None, 1.0)
+    assert len(strokes) == 5 and policy.seen == [1, 2]
+    assert (frames[1:, 0] == 16).all() and torch.equal(canvas, torch.zeros(3, 32, 32))
 
 
 def test_all_outputs_and_render_round_trip(tmp_path):

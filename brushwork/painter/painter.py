@@ -74,8 +74,8 @@ class PaintConfig:
     passes: int = 0  # the agent's coarse-to-fine passes (0 = its trained levels, or by output size; plus --finer's)
     # agent and refine: finer tiles when the budget allows: one pass more than an agent trained on tiles was
     # trained on, or, for one trained on whole images, passes until the finest grid's share falls under a
-    # stroke per two tiles; not for agents trained on digits (128 px, 200 strokes: photo +0.5 dB,
-    # photo-ddpg +2.1 dB on the dev photos; docs/method.md)
+    # stroke per 16 tiles (a pass's last step paints where the error is); not for agents trained on digits
+    # (docs/method.md)
     finer: bool = True
     # refine (bezier): re-place this fraction of the agent's strokes, those whose removal costs least, by
     # the optimiser's strokes where the error is largest, before the joint pass (0 = off)
