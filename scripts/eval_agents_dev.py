@@ -10,6 +10,7 @@ without tuning on the benchmark images), e.g.
 
     python scripts/eval_agents_dev.py photo --tiles paper --other 30 --strokes 200 --shares 1,2,2 1,1,3
     python scripts/eval_agents_dev.py photo-ddpg --tiles overlap --other 30 --strokes 200 --passes 1 2 3 4
+    python scripts/eval_agents_dev.py photo --tiles paper --other 30 --strokes 50 200 --decay 100 0.5 0
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def main() -> None:
                     res.append((out.metrics["psnr"], time.perf_counter() - t0))
                 ps, sec = np.mean([r[0] for r in res]), np.mean([r[1] for r in res])
                 print(f"| {agent} | {shape} | {'default' if fraction is None else f'{fraction:g}'} | "
-                      f"{passes or 'default'} | {shares or 'default'} | {'default' if decay is None else f'{decay:g}'} | {n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |",
+                      f"{passes or 'default'} | {shares or 'default'} | {'default' if decay is None else f'{decay:g}'} | "
+                      f"{n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |",
                       flush=True)
 
 
