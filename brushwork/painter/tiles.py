@@ -166,24 +166,19 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
                 crops_c.append(resize_t(canvas[:3, ys, xs], policy.size, policy.size))
                 crops_t.append(resize_t(target[:, ys, xs], policy.size, policy.size))
             crops_c, crops_t = torch.stack(crops_c), torch.stack(crops_t)
-            keep, used = slice(None), slice(None)
+            slots = torch.ones(n_t, k, dtype=torch.bool)
             if left < n_t * k:  # the exact budget ends inside this step: its slots go to the tiles
-                # with the most error left, and the agent runs only on the tiles that get one
-                mask = allot_slots(((crops_c - crops_t) ** 2).sum((1, 2, 3)), k, left)
-                used = mask.any(1)
-                keep = mask[used].reshape(-1)
-                tt = torch.full((int(used.sum()),), t, dtype=torch.long)
-                a = policy.act(crops_c[used], crops_t[used], tt, steps).cpu()
-                a = a.reshape(-1, a.shape[-1])[keep]
-            else:
-                a = policy.act(crops_c, crops_t, torch.full((n_t,), t, dtype=torch.long), steps).cpu()
-                a = a.reshape(n_t * k, -1)
-            frames = frames.view(n_t, k, 3)[used].reshape(-1, 3)
-            if clips is not None:
-                clips = clips.view(n_t, k, 4)[used].reshape(-1, 4)
+                # with the most error left
+                slots = allot_slots(((crops_c - crops_t) ** 2).sum((1, 2, 3)), k, left)
+            used = slots.any(1)  # the agent runs only on the tiles that get a slot
+            tt = torch.full((int(used.sum()),), t, dtype=torch.long)
+            a = policy.act(crops_c[used], crops_t[used], tt, steps).cpu()
+            keep = slots[used].reshape(-1)
+            a = a.reshape(-1, a.shape[-1])[keep]
             if palette is not None:
                 a = snap_to_palette(a, palette)
-            f, c = frames[keep], None if clips is None else clips[keep]
+            f = frames.view(n_t, k, 3)[used].reshape(-1, 3)[keep]
+            c = None if clips is None else clips.view(n_t, k, 4)[used].reshape(-1, 4)[keep]
             take = len(a)
             paint_strokes(canvas, shape, a, f, native=native, clips=c)
             out_s.append(a)
