@@ -47,6 +47,7 @@ def main() -> None:
                    "(a fixed shuffle of the fetched photos) instead of the dev photos")
     p.add_argument("--passes", type=int, nargs="+", default=[0], help="coarse-to-fine passes, one row each (0: the painter's)")
     p.add_argument("--no-finer", action="store_true", help="without the painter's finer pass (--no-finer)")
+    p.add_argument("--no-fit-colors", action="store_true", help="the agent's own colours (--no-fit-colors)")
     p.add_argument("--shares", nargs="+", default=[None],
                    help="the finer pass's budget shares (coarse,finest,finer; tiles.FINER_SHARES), one row each")
     p.add_argument("--decay", type=float, nargs="+", default=[None],
@@ -75,7 +76,7 @@ def main() -> None:
             if decay is not None:
                 tiles.ALLOT_DECAY = decay  # an experiment's override
             kw = dict(method=a.method, agent=agent, shape=shape, tiles=a.tiles, quiet=True, passes=passes,
-                      finer=not a.no_finer)
+                      finer=not a.no_finer, fit_colors=not a.no_fit_colors)
             if a.refine_iters is not None:
                 kw["refine_iters"] = a.refine_iters
             if fraction is not None:

@@ -206,10 +206,33 @@ def test_train_agent_rejects_other_config_on_resume(tmp_path):
         train_agent.main(tiny_train_args(tmp_path, total_steps=20, width=16, resume=True))
 
 
+def test_critic_warmup_keeps_the_initial_actor(tmp_path):
+    """--critic-warmup: the actor's weights stay those of --init-actor while only the critic learns."""
+    from brushwork.agent import train as train_agent
+    from brushwork.agent.networks import Actor
+    from brushwork.io.weights import load_weights
+
+    train_agent.main(tiny_train_args(tmp_path / "a", total_steps=10, updates_per_episode=2))
+    init = tmp_path / "a" / "actor.safetensors"
+    state, _ = load_weights(init, "actor")
+    params = {n for n, _ in Actor(NetConfig(width=8, bundle=2)).named_parameters()}
+
+    def actor_params(run, **kw):
+        train_agent.main(tiny_train_args(tmp_path / run, total_steps=14, updates_per_episode=3, init_actor=init, **kw))
+        ck = torch.load(tmp_path / run / "checkpoint.pt", weights_only=False)
+        assert ck["state"]["updates"] > 0
+        return {n: ck["agent"][f"actor.{n}"] for n in params}
+
+    held = actor_params("b", critic_warmup=10**6)
+    assert all(torch.equal(v, state[n].float()) for n, v in held.items())
+    moved = actor_params("c")
+    assert any(not torch.equal(v, state[n].float()) for n, v in moved.items())
+
+
 def test_train_agent_bad_config():
     from brushwork.agent.train import Args
 
-    for bad in (dict(size=48), dict(algo="ppo"), dict(reward="l1"), dict(envs=0), dict(discount=2.0)):
+    for bad in (dict(size=48), dict(algo="ppo"), dict(reward="l1"), dict(envs=0), dict(discount=2.0), dict(critic_warmup=-1)):
         with pytest.raises(ValueError):
             Args(**bad).check()
 

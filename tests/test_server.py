@@ -226,18 +226,21 @@ def test_agent_and_refine_methods(tiny_actor):
     async def go(c, app):
         cfg = (await c.get("/api/config")).json()
         assert cfg["agent"] == {"available": True, "shape": "bezier"}
-        # agent: strokes arrive a step (k = 5 per tile) at a time and are the painting's own.
+        # agent: strokes arrive a step (k = 5 per tile) at a time, then all of them again with the colours
+        # of the colour fit (a replace); shapes and final colours are the painting's own.
         r = await submit(c, strokes=12, size=40, method="agent")
         assert r.status_code == 202, r.text
         evs = await events(c, r.json()["id"])
         assert evs[-1][1] == "done" and evs[-1][2]["metrics"]["method"] == "agent"
         batches = [d for _, k, d in evs if k == "strokes"]
-        done = [d["done"] for d in batches]
+        steps = [d for d in batches if not d["replace"]]
+        done = [d["done"] for d in steps]
         assert len(done) >= 2 and done == sorted(set(done)) and done[-1] == 12
-        assert not any(d["replace"] for d in batches)
+        assert batches[-1]["replace"] and batches[-1]["done"] == 12 and batches.index(batches[-1]) == len(steps)
         p = Painting.from_json((await c.get(evs[-1][2]["results"]["json"])).json())
-        live = torch.tensor([s for d in batches for s in d["strokes"]])
-        assert torch.allclose(live, p.strokes, atol=1e-4)
+        assert torch.allclose(torch.tensor(batches[-1]["strokes"]), p.strokes, atol=1e-4)
+        live = torch.tensor([s for d in steps for s in d["strokes"]])
+        assert torch.allclose(live[:, :10], p.strokes[:, :10], atol=1e-4)
         # refine: the agent's strokes, then all of them again after the joint optimisation.
         r = await submit(c, strokes=10, size=40, method="refine")
         evs = await events(c, r.json()["id"])

@@ -72,6 +72,8 @@ class Args:
     lr_actor: float = 1e-3
     warmstart: int = 0  # greedy actor pre-training updates (gamma 0, L2 reward, no critic) before DDPG
     init_actor: Path | None = None  # start the actor (and its target) from these actor weights
+    critic_warmup: int = 0  # DDPG: first updates in which only the critic learns (actor LR 0), so that a fresh
+    # critic's early, arbitrary gradients do not undo an --init-actor before it has learned anything
     background: Annotated[str, choices(NAMED, "transparent", "#rrggbb", help="canvas background (paper: black)")] = "black"
     norm: Annotated[str, choices(NORMS, help="actor normalisation: batch (paper) or group (no batch statistics)")] = "batch"
     spread_init: bool = False  # start the k strokes of a step spread over the canvas at moderate size
@@ -131,8 +133,8 @@ class Args:
             raise ValueError(f"--min-crop must be in (0, 1], got {self.min_crop}")
         if not (0 <= self.discount <= 1 and 0 < self.tau <= 1):
             raise ValueError("--discount must be in [0, 1] and --tau in (0, 1]")
-        if self.warmup < 0 or self.warmstart < 0 or (self.noise is not None and self.noise < 0):
-            raise ValueError("--warmup, --warmstart and --noise must be >= 0")
+        if self.warmup < 0 or self.warmstart < 0 or self.critic_warmup < 0 or (self.noise is not None and self.noise < 0):
+            raise ValueError("--warmup, --warmstart, --critic-warmup and --noise must be >= 0")
 
     def prepare(self):
         """Check the settings, join the process group if any, set threads and determinism: (Dist, device)."""
@@ -180,10 +182,11 @@ PRESETS: dict[str, Args] = {
 
 
 def lr_at(update: int, args: Args) -> tuple[float, float]:
-    """Paper: (3e-4, 1e-3) -> (1e-4, 3e-4) after 1e5 -> (3e-5, 1e-4) after 2e5 of 5e5 updates; scaled."""
+    """Paper: (3e-4, 1e-3) -> (1e-4, 3e-4) after 1e5 -> (3e-5, 1e-4) after 2e5 of 5e5 updates; scaled.
+    The actor's LR is 0 in the first ``args.critic_warmup`` updates."""
     f = update / args.total_updates
     div = (1.0, 1.0) if f < 0.2 else (3.0, 10 / 3) if f < 0.4 else (10.0, 10.0)
-    return args.lr_critic / div[0], args.lr_actor / div[1]
+    return args.lr_critic / div[0], (0.0 if update < args.critic_warmup else args.lr_actor / div[1])
 
 
 def evaluate(agent: Agent, env: PaintEnv, targets: torch.Tensor, shape: str = "bezier") -> dict[str, float]:

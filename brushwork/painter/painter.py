@@ -28,6 +28,7 @@ from ..io.images import LoadedImage, load_image, output_size, resize_t, to_tenso
 from ..metrics import psnr, ssim
 from ..stroke import SHAPES, get_shape
 from ..stroke.canvas import Background, snap_to_palette
+from .color_fit import fit_colors
 from .joint_windowed import refine_windowed
 from .joint_windowed import supports as supports_joint
 from .optimize import refine_strokes
@@ -77,12 +78,16 @@ class PaintConfig:
     # stroke per 16 tiles (a pass's last step paints where the error is); not for agents trained on digits
     # (docs/method.md)
     finer: bool = True
+    # agent and refine: give the agent's strokes the colours that are best for the whole painting with their
+    # shapes as they are (a least squares, `color_fit`; not with --palette or a transparent background)
+    fit_colors: bool = True
     # refine (bezier): re-place this fraction of the agent's strokes, those whose removal costs least, by
     # the optimiser's strokes where the error is largest, before the joint pass (0 = off)
     reseed: float = 0.5
-    # Adam iterations of the refine method's joint pass (more: sharper, slower; with --reseed 0.5, 45 take
-    # about what optimize takes for 200 strokes at 128 px: docs/benchmarks.md)
-    refine_iters: int = 45
+    # Adam iterations of the refine method's joint pass (more: sharper, slower).  With --reseed 0.5 and the
+    # colour fit, 200 strokes at 128 px, dev photos: 40 -> 26.29 dB, 45 -> 26.37 (~0.2 s more), 60 -> 26.50
+    # (~ optimize's time); 40 keeps refine under 3 s on this host's slower runs (docs/benchmarks.md)
+    refine_iters: int = 40
     # Scales the optimize method's Adam iterations per stage: 24 = the --detail preset's own number.
     optimize_iters: int = 24
     # Working resolution (long side, px) of refine and of the agent's canvas (at least the agent's
@@ -310,6 +315,12 @@ class LiveView:
                          "native": self.native, "background": self.cfg.background, "replace": replace})
 
 
+def recolors(plan: Plan) -> bool:
+    """Whether the agent's strokes get fitted colours (`color_fit`): --fit-colors, and neither a palette
+    (its colours are fixed) nor a transparent canvas (the fit is for an opaque one)."""
+    return plan.cfg.fit_colors and plan.palette is None and not plan.background.transparent
+
+
 def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
     """The new strokes, painted over ``plan.canvas`` (in place for the agent): (strokes, frames, clips or
     None, native brush scale), in working pixels.  optimize: from scratch; agent and refine: the agent's loop."""
@@ -333,9 +344,16 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
             return strokes, frames, None, native
         native = resume.native if resume is not None else float(plan.policy.size)
         live.native = native
+        recolor = None
+        if recolors(plan):
+            shape = get_shape(cfg.shape)
+
+            def recolor(start, st, fr, cl, canvas):
+                return fit_colors(start, plan.target, shape, st, fr, native, cl, canvas=canvas)
+
         strokes, frames, clips = agent_strokes(plan.policy, plan.target, n, cfg.shape,
                                                resolve_tiling(cfg.tiles, plan.policy), plan.canvas, plan.passes,
-                                               plan.palette, bar, native, live)
+                                               plan.palette, bar, native, live, recolor)
         return strokes, frames, clips, native
     finally:
         bar.close()
@@ -378,6 +396,8 @@ def refine(plan: Plan, strokes: torch.Tensor, frames: torch.Tensor, clips: torch
     if cfg.reseed > 0:
         strokes, frames = reseed(plan.target, plan.start, shape, strokes, frames, native, cfg.reseed, dcfg, cfg.seed,
                                  plan.palette)
+        if recolors(plan):  # the seeds' colours too (dev photos, 200 strokes: 26.23 -> 26.36 dB)
+            strokes = fit_colors(plan.start, plan.target, shape, strokes, frames, native)
     out, _ = refine_windowed(plan.target, strokes, frames.contiguous(), torch.full((len(strokes),), float(native)), shape,
                              plan.start.clone(), lambda st, f, n: window_bounds(shape, st, f, n, dcfg), cfg.refine_iters,
                              REFINE_LR, dcfg.chunk_pixels, fixed_colors=plan.palette is not None,

@@ -141,15 +141,21 @@ def tile_grid(width: int, height: int, grid: int, mode: str) -> torch.Tensor:
 
 def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tiles: str, canvas: torch.Tensor,
                   passes: int, palette: torch.Tensor | None, bar: tqdm | None, native: float,
-                  emit: Callable | None = None):
+                  emit: Callable | None = None, recolor: Callable | None = None):
     """Run the agent over coarse-to-fine passes on ``canvas`` (C, H, W; painted in place), the size of
     ``target`` (3, H, W).  Returns strokes (N, 13), frames (N, 3) and clips (N, 4) or None, in
-    working-canvas pixels.  ``emit(strokes, frames, clips)`` is called after every step."""
+    working-canvas pixels.  ``emit(strokes, frames, clips)`` is called after every step.
+    ``recolor(start, strokes, frames, clips, canvas)`` -> strokes (e.g. `color_fit.fit_colors`): new
+    colours for all the strokes, the canvas repainted with them in place, once all passes are done.
+    (Recolouring after every pass, so that the next pass sees the recoloured canvas, scored the same:
+    21.47 dB against 21.47, photo agent, dev photos, 200 strokes, in 1.6x the time.)"""
     _, h, w = target.shape
+    start = canvas.clone() if recolor is not None else None
     shape = get_shape(shape)
     k = policy.bundle
     per_pass = pass_budgets(n_strokes, passes, policy.levels)
     out_s, out_f, out_c = [], [], []
+    last = max(i for i, b in enumerate(per_pass) if b > 0) if any(b > 0 for b in per_pass) else -1
     for p, budget in enumerate(per_pass):
         if budget <= 0:  # more passes than strokes
             continue
@@ -192,5 +198,12 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
                 emit(a, f, c)
             if left <= 0:
                 break
+        if recolor is not None and p == last:
+            out_f = [torch.cat(out_f)]
+            out_c = [torch.cat(out_c)] if out_c else []
+            st = recolor(start, torch.cat(out_s), out_f[0], out_c[0] if out_c else None, canvas)
+            out_s = [st]
+            if emit is not None:  # the live view repaints with the new colours
+                emit(st, out_f[0], out_c[0] if out_c else None, True)
     clips_all = torch.cat(out_c) if out_c else None
     return torch.cat(out_s), torch.cat(out_f), clips_all
