@@ -155,7 +155,6 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
     k = policy.bundle
     per_pass = pass_budgets(n_strokes, passes, policy.levels)
     out_s, out_f, out_c = [], [], []
-    last = max(i for i, b in enumerate(per_pass) if b > 0) if any(b > 0 for b in per_pass) else -1
     for p, budget in enumerate(per_pass):
         if budget <= 0:  # more passes than strokes
             continue
@@ -198,12 +197,10 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
                 emit(a, f, c)
             if left <= 0:
                 break
-        if recolor is not None and p == last:
-            out_f = [torch.cat(out_f)]
-            out_c = [torch.cat(out_c)] if out_c else []
-            st = recolor(start, torch.cat(out_s), out_f[0], out_c[0] if out_c else None, canvas)
-            out_s = [st]
-            if emit is not None:  # the live view repaints with the new colours
-                emit(st, out_f[0], out_c[0] if out_c else None, True)
+    strokes, frames = torch.cat(out_s), torch.cat(out_f)
     clips_all = torch.cat(out_c) if out_c else None
-    return torch.cat(out_s), torch.cat(out_f), clips_all
+    if recolor is not None:
+        strokes = recolor(start, strokes, frames, clips_all, canvas)
+        if emit is not None:  # the live view repaints with the new colours
+            emit(strokes, frames, clips_all, True)
+    return strokes, frames, clips_all
