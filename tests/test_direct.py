@@ -165,3 +165,103 @@ def test_min_crop_reaches_training_crops_only(tmp_path):
     assert open_data(args, "test", 0).min_crop == 0.25
     with pytest.raises(ValueError, match="min-crop"):
         Args(min_crop=0).check()
+
+
+def test_painter_schedule_follows_the_painters_passes():
+    from brushwork.agent.direct import painter_schedule
+
+    levels = parse_levels("1x8,2x4,4x1")
+    assert painter_schedule(levels, 200, 128, 5) == ((1, 4, 20), (2, 1, 20), (4, 1, 80), (8, 1, 80))
+    assert painter_schedule(levels, 50, 128, 5) == ((1, 2, 10), (2, 1, 20), (4, 1, 20))
+
+
+def test_rollout_on_the_painters_schedule_paints_what_the_painter_paints(tmp_path):
+    """--paint-strokes: the training rollout (soft rasteriser, batched tiles, slot allotment) and
+    `paint(method="agent")` (exact rasteriser, its own loop) give the same painting, to the rasterisers'
+    difference; and the cut steps paint exactly the budget."""
+    import numpy as np
+
+    from brushwork import paint
+    from brushwork.agent.direct import painter_schedule
+    from brushwork.agent.policy import load_agent
+    from brushwork.agent.train import main
+    from brushwork.metrics import psnr_from_mse
+
+    policy = load_agent(main(direct_args(tmp_path, shape="bezier")))
+    rng = np.random.default_rng(0)
+    img = (rng.random((4, 4, 3)) * 255).astype(np.uint8).repeat(16, 0).repeat(16, 1)  # 64 px, 16 px blocks
+    n = 46  # levels 1x1,2x1 plus the finer 4 x 4 pass: 46 strokes end inside steps
+    plan = painter_schedule(policy.levels, n, 64, policy.bundle)
+    assert len(plan) == 3 and sum(p[2] for p in plan) == n
+    acts = []
+    target = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        _, mses = rollout(policy.actor.eval(), target, get_shape("bezier"), W, plan,
+                          Background.parse(policy.background), acts)
+    out = paint(img, strokes=n, method="agent", agent=str(tmp_path / "actor.safetensors"), shape="bezier",
+                tiles="paper", fit_colors=False, quiet=True)
+    assert len(out) == n
+    assert float(psnr_from_mse(mses[-1])) == pytest.approx(out.metrics["psnr"], abs=0.02)
+
+
+def test_paint_strokes_is_checked_kept_and_must_match_on_resume(tmp_path):
+    from brushwork.agent.train import Args, main
+    from brushwork.io.weights import WeightsError, load_weights
+
+    for bad in ("x", "10,-1"):
+        with pytest.raises(ValueError, match="--paint-strokes"):
+            Args(algo="direct", paint_strokes=bad).check()
+    _, meta = load_weights(main(direct_args(tmp_path, paint_strokes="12,6")), "actor")
+    assert meta["config"]["paint_strokes"] == "12,6" and meta["metric"]["strokes"] == 12
+    with pytest.raises(WeightsError, match="paint_strokes"):
+        main(direct_args(tmp_path, paint_strokes="6", resume=True))
+
+
+def test_load_agent_caches_until_the_file_changes(tmp_path):
+    import os
+
+    from brushwork.agent.policy import load_agent
+    from brushwork.agent.train import main
+
+    a = main(direct_args(tmp_path / "a"))
+    b = main(direct_args(tmp_path / "b", seed=1))
+    first = load_agent(a)
+    assert load_agent(str(a)) is first
+    os.replace(b, a)  # an atomic re-export, as training does
+    second = load_agent(a)
+    assert second is not first
+    assert any(not torch.equal(p, q) for p, q in zip(first.actor.parameters(), second.actor.parameters()))
+
+
+def test_fit_colors_loss_is_the_painters_fitted_painting_and_trains_the_shapes(tmp_path):
+    """--fit-colors: `fitted_canvas` repaints the rollout with `paint`'s fitted colours (same PSNR as the
+    painter with its colour fit on), its error is no worse than the agent's own colours, and its gradient
+    reaches the actor through the shapes only."""
+    import copy
+
+    import numpy as np
+
+    from brushwork import paint
+    from brushwork.agent.direct import fitted_canvas, painter_schedule
+    from brushwork.agent.policy import load_agent
+    from brushwork.agent.train import main
+    from brushwork.metrics import psnr_from_mse
+
+    policy = load_agent(main(direct_args(tmp_path, shape="bezier", fit_colors=True)))
+    rng = np.random.default_rng(1)
+    img = (rng.random((4, 4, 3)) * 255).astype(np.uint8).repeat(16, 0).repeat(16, 1)
+    n = 46
+    plan = painter_schedule(policy.levels, n, 64, policy.bundle)
+    target = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    record = []
+    actor = copy.deepcopy(policy.actor).requires_grad_(True)  # the loaded policy is shared: not changed
+    bg = Background.parse(policy.background)
+    _, mses = rollout(actor, target, get_shape("bezier"), W, plan, bg, None, record)
+    fitted = fitted_canvas(target, bg, record, get_shape("bezier"), W)
+    mse = ((fitted - target) ** 2).mean()
+    out = paint(img, strokes=n, method="agent", agent=str(tmp_path / "actor.safetensors"), shape="bezier",
+                tiles="paper", quiet=True)
+    assert float(psnr_from_mse(mse.detach())) == pytest.approx(out.metrics["psnr"], abs=0.02)
+    assert float(mse.detach()) <= float(mses[-1].detach()) + 1e-6
+    mse.backward()
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in actor.parameters())

@@ -8,11 +8,17 @@ strokes on each tile (its observation is the tile resized to W, so finer grids m
 With the default levels ``1x8,2x4,4x1`` and k = 5 that is 40 + 80 + 80 = 200 strokes on a 128 px
 image in 13 batched steps.
 
+``--paint-strokes N``: the rollout is instead the painter's own schedule for N strokes on the training
+image (`painter_schedule`: the agent's passes plus the painter's finer one, `tiles.pass_budgets`'
+shares, and a step the budget ends inside giving its slots to the tiles with the most error,
+`tiles.allot_slots`), so the actor trains on exactly what `paint(method="agent")` asks of it.
+
 Loss: log MSE of the final painting plus ``inter_weight`` x the mean log MSE after every earlier step
 (log: each image's *relative* improvement counts, so late, small gains are not drowned by the first
 strokes' big ones; the intermediate terms reward painting coarse to fine).  Gradients flow through
 every composite and every stroke's soft alpha map into the actor; the strokes' frames and brush scale
 (``native = W``) are the painter's, so the trained actor drops straight into ``paint(method="agent")``.
+``--fit-colors``: the final term is on the painting with the painter's colour fit (`fitted_canvas`).
 """
 
 from __future__ import annotations
@@ -75,36 +81,125 @@ def from_tiles(x: Tensor, g: int) -> Tensor:
 
 
 def observe(x: Tensor, size: int) -> Tensor:
-    """Resize tiles to the actor's side as `Policy.act` does (area averaging; replication upwards)."""
-    return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
+    """Resize tiles to the actor's side as the painter does (`io.images.resize_t`: area averaging down,
+    bicubic up, clamped to [0, 1])."""
+    if x.shape[-1] == size:
+        return x
+    if x.shape[-1] > size:
+        return F.interpolate(x, size=(size, size), mode="area")
+    return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def painter_schedule(levels, n_strokes: int, side: int, bundle: int) -> tuple[tuple[int, int, int], ...]:
+    """The passes `paint(method="agent")` makes with an agent trained on ``levels`` painting ``n_strokes``
+    on a side x side image (paper tiles, the finer pass on): (grid, steps, strokes per image) per pass,
+    from `tiles.agent_passes` and `tiles.pass_budgets`; steps = ceil(strokes / (k grid^2)), as there."""
+    from ..painter.tiles import agent_passes, pass_budgets
+
+    passes = agent_passes(n_strokes, levels, side, side, finer=True)
+    out = []
+    for p, budget in enumerate(pass_budgets(n_strokes, passes, levels)):
+        if budget > 0:
+            g = 2**p
+            out.append((g, max(1, math.ceil(budget / (bundle * g * g))), budget))
+    return tuple(out)
 
 
 def rollout(actor: Actor, target: Tensor, shape, size: int, levels, background: Background,
-            actions: list | None = None) -> tuple[Tensor, list[Tensor]]:
+            actions: list | None = None, record: list | None = None) -> tuple[Tensor, list[Tensor]]:
     """Paint targets (B, 3, S, S) float in [0, 1] level by level.  Returns the final canvases
     (B, 3, S, S) and the per-image MSE (B,) after every step; differentiable in the actor's weights.
-    ``actions``: if a list, each step's (B g^2, k, 13) strokes (detached) are appended to it."""
+    ``levels``: (grid, steps) or (grid, steps, strokes per image) per level (`painter_schedule`); a step
+    that the strokes left end inside paints only the slots `tiles.allot_slots` gives them, and the actor
+    runs only on the tiles that get one, as in the painter.
+    ``actions``: if a list, each whole step's (B g^2, k, 13) strokes (detached) are appended to it.
+    ``record``: if a list, each step's (grid, tiles painted (m,) or None for all, alpha maps (m, k, t, t)
+    with gradients, strokes (m, k, 13) detached, slot mask (m, k) or None) is appended, for `fitted_canvas`."""
+    from ..painter.tiles import allot_slots
+
     b, _, side, _ = target.shape
     k = actor.cfg.bundle
     canvas = background.canvas(side, side, b, target.device)
     mses: list[Tensor] = []
-    for g, steps in levels:
+    for level in levels:
+        g, steps = level[0], level[1]
+        left = level[2] if len(level) > 2 else g * g * steps * k
         tile = side // g
         tgt = to_tiles(target, g)
         obs_t = observe(tgt, size)
         c = to_tiles(canvas, g)
         n = c.shape[0]
         for t in range(steps):
-            tt = torch.full((n,), t, dtype=torch.long, device=target.device)
-            a = actor(observation_planes(observe(c, size), obs_t, tt, steps))
-            strokes = a.reshape(n * k, -1)
-            alpha = shape.soft(strokes, tile, tile, native=float(size), validate=False).view(n, k, tile, tile)
-            c = composite(c, alpha, stroke_colors(strokes).view(n, k, 3))
+            obs_c = observe(c, size)
+            if left >= g * g * k:
+                tt = torch.full((n,), t, dtype=torch.long, device=target.device)
+                a = actor(observation_planes(obs_c, obs_t, tt, steps))
+                strokes = a.reshape(n * k, -1)
+                alpha = shape.soft(strokes, tile, tile, native=float(size), validate=False).view(n, k, tile, tile)
+                c = composite(c, alpha, stroke_colors(strokes).view(n, k, 3))
+                if actions is not None:
+                    actions.append(strokes.detach().view(n, k, -1))
+                if record is not None:
+                    record.append((g, None, alpha, strokes.detach().view(n, k, -1), None))
+            else:
+                err = ((obs_c - obs_t) ** 2).sum((1, 2, 3)).detach().view(b, g * g).cpu()
+                slots = torch.cat([allot_slots(e, k, left) for e in err]).to(target.device)  # (n, k)
+                used = slots.any(1).nonzero().squeeze(1)
+                m = used.numel()
+                tt = torch.full((m,), t, dtype=torch.long, device=target.device)
+                a = actor(observation_planes(obs_c[used], obs_t[used], tt, steps))
+                strokes = a.reshape(m * k, -1)
+                alpha = shape.soft(strokes, tile, tile, native=float(size), validate=False).view(m, k, tile, tile)
+                alpha = alpha * slots[used].to(alpha.dtype).view(m, k, 1, 1)
+                c = c.index_copy(0, used, composite(c[used], alpha, stroke_colors(strokes).view(m, k, 3)))
+                if record is not None:
+                    record.append((g, used, alpha, strokes.detach().view(m, k, -1), slots[used]))
+            left -= min(left, g * g * k)
             mses.append(((c - tgt) ** 2).view(b, -1).mean(1))
-            if actions is not None:
-                actions.append(strokes.detach().view(n, k, -1))
+            if left <= 0:
+                break
         canvas = from_tiles(c, g)
     return canvas, mses
+
+
+def fitted_canvas(target: Tensor, background: Background, record: list, shape, size: int) -> Tensor:
+    """The rollout's painting (B, 3, S, S) repainted with the painter's fitted colours (`painter.color_fit`:
+    the best colours for the strokes' shapes, per image, by the exact rasteriser), from the rollout's
+    ``record``.  The colours are constants and the alpha maps keep their gradients: the fitted error is a
+    minimum over colours, so its gradient in the shapes is the partial one at the minimiser (the envelope
+    theorem), and the shapes learn to be good *for the colours the painter will give them*."""
+    from ..painter.color_fit import fit_colors
+
+    b, _, side, _ = target.shape
+    k = record[0][3].shape[1]
+    colours = [torch.zeros(r[3].shape[0], k, 3, device=target.device) for r in record]
+    start = background.canvas(side, side, device=target.device)
+    for i in range(b):
+        st, fr, where = [], [], []
+        for j, (g, used, _, strokes, slots) in enumerate(record):
+            tiles = used if used is not None else torch.arange(strokes.shape[0], device=target.device)
+            mine = (tiles // (g * g) == i).nonzero().squeeze(1)  # this image's rows of the step
+            cell = tiles[mine] % (g * g)
+            tile = side // g
+            sl = slots[mine] if slots is not None else torch.ones(len(mine), k, dtype=torch.bool, device=target.device)
+            rows, slot = sl.nonzero(as_tuple=True)
+            st.append(strokes[mine][rows, slot])
+            fr.append(torch.stack([(cell % g)[rows] * tile, (cell // g)[rows] * tile,
+                                   torch.full_like(rows, tile)], 1).float())
+            where.append((j, mine[rows], slot))
+        frames = torch.cat(fr)
+        fitted = fit_colors(start, target[i], shape, torch.cat(st), frames, float(size),
+                            torch.cat([frames[:, :2], frames[:, :2] + frames[:, 2:]], 1))[:, COLOR]
+        o = 0
+        for j, rows, slot in where:
+            colours[j][rows, slot] = fitted[o : o + len(rows)]
+            o += len(rows)
+    canvas = background.canvas(side, side, b, target.device)
+    for (g, used, alpha, _, _), col in zip(record, colours):
+        c = to_tiles(canvas, g)
+        c = composite(c, alpha, col) if used is None else c.index_copy(0, used, composite(c[used], alpha, col))
+        canvas = from_tiles(c, g)
+    return canvas
 
 
 def direct_loss(mses: list[Tensor], inter_weight: float) -> Tensor:
@@ -117,20 +212,27 @@ def direct_loss(mses: list[Tensor], inter_weight: float) -> Tensor:
 
 
 @torch.no_grad()
-def evaluate_levels(actor: Actor, targets: Tensor, shape, size: int, levels, background: Background) -> dict:
+def evaluate_levels(actor: Actor, targets: Tensor, shape, size: int, levels, background: Background,
+                    fit: bool = False) -> dict:
     """Held-out painting in eval mode, with what shows collapse: PSNR after steps 1, 5, 10, 20 and the
     last (batched steps), the flat-colour baseline (each image's mean colour) on the same images, and
     the spread across images of every stroke slot's centre and its mean size (fractions of its tile).
 
-    targets: (B, 3, S, S) uint8 or float.  Returns a flat dict of floats (PSNR in dB)."""
+    ``fit``: ``psnr`` (and ``own_psnr``, the agent's own colours) is that of the painting with the colour
+    fit (`fitted_canvas`).  targets: (B, 3, S, S) uint8 or float.  Returns a flat dict of floats (PSNR in dB)."""
     was = actor.training
     actor.eval()
     tg = targets.float() / 255 if targets.dtype == torch.uint8 else targets.float()
     acts: list[Tensor] = []
-    _, mses = rollout(actor, tg, shape, size, levels, background, acts)
+    record: list | None = [] if fit else None
+    _, mses = rollout(actor, tg, shape, size, levels, background, acts, record)
     actor.train(was)
     out = collapse_report(mses, acts, tg, shape.name)
     out["psnr"] = out[f"psnr@{len(mses)}"]
+    if fit:
+        out["own_psnr"] = out["psnr"]
+        fitted = fitted_canvas(tg, background, record, shape, size)
+        out["psnr"] = float(psnr_from_mse(((fitted - tg) ** 2).flatten(1).mean(1)).mean())
     return out
 
 
@@ -229,6 +331,11 @@ def main(args) -> Path:
     steps = sum(t for _, t in levels)
     strokes = sum(levels_strokes(levels, args.bundle))
     updates = max(1, args.total_steps // steps)
+    # what one rollout paints: the levels, or the painter's passes for each --paint-strokes count
+    plans = ([painter_schedule(levels, int(n), side, args.bundle) for n in args.paint_strokes.split(",")]
+             if args.paint_strokes else [levels])
+    if any(side % p[0] for plan in plans for p in plan):
+        raise ValueError(f"--side {side} must be a multiple of the painter's finest grid {max(p[0] for plan in plans for p in plan)}")
     net_cfg, _ = args.configs()
     out = Path(args.out)
     background = Background.parse(args.background)
@@ -258,6 +365,9 @@ def main(args) -> Path:
         torch.set_rng_state(ck["torch_rng"])
         state.update(ck["state"])
     out.mkdir(parents=True, exist_ok=True)
+    if args.paint_strokes:
+        print("painter's passes (grid x steps: strokes): " + "; ".join(
+            f"{n}: " + ", ".join(f"{g}x{t}:{m}" for g, t, m in plan) for n, plan in zip(args.paint_strokes.split(","), plans)))
     print(f"agent: direct, levels {args.levels} ({strokes} strokes on {side}px in {steps} batched steps), "
           f"{args.shape}, actor {count_parameters(actor) / 1e6:.2f} M ({args.norm} norm), batch {args.envs}, "
           f"{updates} updates planned, device {device}")
@@ -278,15 +388,21 @@ def main(args) -> Path:
         config = {"net": dataclasses.asdict(net_cfg), "size": args.size, "steps": steps, "shape": args.shape,
                   "background": args.background, "renderer": "analytic", "algo": "direct", "reward": "log-mse",
                   "data": args.data, "levels": [list(x) for x in levels]}
+        if args.paint_strokes:
+            config["paint_strokes"] = args.paint_strokes
+        if args.fit_colors:
+            config["fit_colors"] = True
         save_weights(path, actor.state_dict(), "actor", config, steps=state["updates"], metric=metrics,
                      info={"images": state["images"], "seconds": round(state["seconds"], 1), "device": str(device)},
                      half=True)
 
     def evaluate_now() -> None:  # held-out eval: print, log row, export when best
-        ev = evaluate_levels(actor, eval_targets.to(device), eval_shape, args.size, levels, background)
+        ev = evaluate_levels(actor, eval_targets.to(device), eval_shape, args.size, plans[0], background,
+                                 args.fit_colors)
         per_step = {k: v for k, v in ev.items() if k.startswith("psnr@")}
-        bar.write(f"update {state['updates']} ({state['seconds'] / 60:.1f} min): eval {ev['psnr']:.2f} dB (flat "
-                  f"{ev['flat_psnr']:.2f}), per step " + " ".join(f"{k[5:]}:{v:.2f}" for k, v in per_step.items())
+        bar.write(f"update {state['updates']} ({state['seconds'] / 60:.1f} min): eval {ev['psnr']:.2f} dB "
+                  + (f"with the colour fit ({ev['own_psnr']:.2f} own colours) " if "own_psnr" in ev else "")
+                  + f"(flat {ev['flat_psnr']:.2f}), per step " + " ".join(f"{k[5:]}:{v:.2f}" for k, v in per_step.items())
                   + f", centre spread {ev['centre_spread']:.3f}, size {ev['stroke_size']:.3f}")
         with open(log_path, "a", newline="") as f:
             row = [state["updates"], state["images"], round(state["seconds"], 1), f"{smooth.get('loss', math.nan):.5g}",
@@ -297,7 +413,8 @@ def main(args) -> Path:
         if ev["psnr"] > state["best_psnr"]:
             state["best_psnr"] = ev["psnr"]
             export(out / "actor.safetensors", {"eval_psnr_db": round(ev["psnr"], 3), "flat_psnr_db": round(ev["flat_psnr"], 3),
-                                               "eval_images": args.eval_images, "eval_side": side, "strokes": strokes,
+                                               "eval_images": args.eval_images, "eval_side": side,
+                                               "strokes": sum(p[2] for p in plans[0]) if args.paint_strokes else strokes,
                                                **{k: round(v, 3) for k, v in per_step.items()}})
 
     # --- loop -------------------------------------------------------------------------------------
@@ -316,7 +433,8 @@ def main(args) -> Path:
         state["seconds"] += now - t_last
         t_last = now
         if state["pretrained"] % args.eval_every == 0 or state["pretrained"] == args.pretrain:
-            ev = evaluate_levels(actor, eval_targets.to(device), eval_shape, args.size, levels, background)
+            ev = evaluate_levels(actor, eval_targets.to(device), eval_shape, args.size, plans[0], background,
+                                 args.fit_colors)
             bar.write(f"pretrain {state['pretrained']}/{args.pretrain} ({state['seconds'] / 60:.1f} min): match L1 "
                       f"{logs['match_l1']:.4f}, pixel MSE {logs['pixel_mse']:.5f}; eval {ev['psnr']:.2f} dB, centre spread "
                       f"{ev['centre_spread']:.3f}, size {ev['stroke_size']:.3f}")
@@ -328,7 +446,11 @@ def main(args) -> Path:
         target = data.sample(args.envs, gen).to(device).float() / 255
         for gr in opt.param_groups:
             gr["lr"] = lr_at(state["updates"])
-        _, mses = rollout(actor, target, shape, args.size, levels, background)
+        plan = plans[int(torch.randint(len(plans), (1,), generator=gen))] if len(plans) > 1 else plans[0]
+        record: list | None = [] if args.fit_colors else None
+        _, mses = rollout(actor, target, shape, args.size, plan, background, None, record)
+        if args.fit_colors:  # the final painting as the painter will colour it
+            mses[-1] = ((fitted_canvas(target, background, record, eval_shape, args.size) - target) ** 2).flatten(1).mean(1)
         loss = direct_loss(mses, args.inter_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()

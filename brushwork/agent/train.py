@@ -80,6 +80,11 @@ class Args:
     levels: str = "1x8,2x4,4x1"  # direct: coarse-to-fine levels GRIDxSTEPS (tiles per side x steps); images are size x max grid
     side: int = 0  # direct: training image side in px (0 = size x the finest grid, so the finest tiles are seen at
     # their own resolution; smaller is cheaper: strokes are frame-relative, so they paint any size)
+    paint_strokes: str = ""  # direct: paint like `paint()` does for these stroke counts, e.g. 200,50 (one per update)
+    # instead of --levels as given: the painter's passes, finer pass and slot allotment (the first count is the
+    # held-out evaluation's); --levels stays the agent's nominal levels, from which the painter plans
+    fit_colors: bool = False  # direct: final loss on the painting with the painter's colour fit (as `paint()` colours it)
+    # (painter.color_fit, on by default in `paint`): shapes trained for the colours they will be given
     inter_weight: float = 0.3  # direct: weight of the intermediate steps' log MSE (the final step's is 1)
     pretrain: int = 0  # direct: "where to paint" updates first (predict k random strokes added to a random canvas)
     pretrain_batch: int = 64  # direct: batch of those updates
@@ -125,6 +130,13 @@ class Args:
             from .direct import parse_levels
 
             parse_levels(self.levels)
+            if self.paint_strokes:
+                try:
+                    counts = [int(v) for v in self.paint_strokes.split(",")]
+                except ValueError:
+                    raise ValueError(f"--paint-strokes must be comma-separated stroke counts, got {self.paint_strokes!r}") from None
+                if min(counts) <= 0:
+                    raise ValueError(f"--paint-strokes must be positive, got {self.paint_strokes!r}")
         if self.lr_warmup < 0:
             raise ValueError(f"--lr-warmup must be >= 0, got {self.lr_warmup}")
         if self.minutes < 0:
@@ -163,6 +175,10 @@ class Args:
                 ident.pop(k)
             ident["levels"] = self.levels
             ident["side"] = self.side
+            if self.paint_strokes:
+                ident["paint_strokes"] = self.paint_strokes
+            if self.fit_colors:
+                ident["fit_colors"] = True
             if self.pretrain:
                 ident["pretrain"] = self.pretrain
         return ident
