@@ -99,7 +99,7 @@ def test_solve_box_matches_the_unconstrained_solution_inside_the_box():
 def test_painter_fits_colours_unless_told_not_to(tmp_path, tiny_actor):
     rng = np.random.default_rng(0)
     img = (np.linspace(0, 255, 48 * 48 * 3).reshape(48, 48, 3) * 0.5 + rng.integers(0, 128, (48, 48, 3))).astype(np.uint8)
-    kw = dict(strokes=20, method="agent", agent=str(tiny_actor), passes=2, quiet=True)
+    kw = dict(strokes=20, method="agent", agent=str(tiny_actor), passes=2, quiet=True, repaint=0.0)  # the fit alone
     fit = paint(img, **kw)
     own = paint(img, fit_colors=False, **kw)
     assert torch.equal(fit.strokes[:, : COLOR.start], own.strokes[:, : COLOR.start])

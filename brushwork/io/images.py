@@ -401,11 +401,16 @@ def resize(rgb: np.ndarray, size: tuple[int, int], resample: str = "lanczos") ->
 
 def resize_t(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """(C, H, W) float tensor -> (C, h, w): area-average down, bicubic up (clamped to [0, 1])."""
+    return resize_batch(x[None], h, w)[0]
+
+
+def resize_batch(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(N, C, H, W) float tensor -> (N, C, h, w) as `resize_t` does each image (one call for all)."""
     if x.shape[-2:] == (h, w):
         return x
     down = h <= x.shape[-2] and w <= x.shape[-1]
-    y = F.interpolate(x[None], size=(h, w), mode="area" if down else "bicubic", align_corners=None if down else False)
-    return y[0].clamp(0, 1)
+    y = F.interpolate(x, size=(h, w), mode="area" if down else "bicubic", align_corners=None if down else False)
+    return y.clamp(0, 1)
 
 
 def output_size(w: int, h: int, width: int = 0, height: int = 0, minimum: int = 1) -> tuple[int, int]:

@@ -81,6 +81,10 @@ class PaintConfig:
     # agent and refine: give the agent's strokes the colours that are best for the whole painting with their
     # shapes as they are (a least squares, `color_fit`; not with --palette or a transparent background)
     fit_colors: bool = True
+    # agent, with the colour fit: then re-paint this fraction of the agent's strokes, those whose removal
+    # costs least, with the agent on a grid one step finer than its last pass, where the error is largest,
+    # and fit the colours again (`repaint`; 0 = off)
+    repaint: float = 0.3
     # refine (bezier): re-place this fraction of the agent's strokes, those whose removal costs least, by
     # the optimiser's strokes where the error is largest, before the joint pass (0 = off)
     reseed: float = 0.5
@@ -348,12 +352,13 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
         if recolors(plan):
             shape = get_shape(cfg.shape)
 
-            def recolor(start, st, fr, cl, canvas):
-                return fit_colors(start, plan.target, shape, st, fr, native, cl, canvas=canvas)
+            def recolor(start, st, fr, cl, canvas, blocks_out=None):
+                return fit_colors(start, plan.target, shape, st, fr, native, cl, canvas=canvas, blocks_out=blocks_out)
 
         strokes, frames, clips = agent_strokes(plan.policy, plan.target, n, cfg.shape,
                                                resolve_tiling(cfg.tiles, plan.policy), plan.canvas, plan.passes,
-                                               plan.palette, bar, native, live, recolor)
+                                               plan.palette, bar, native, live, recolor,
+                                               cfg.repaint if plan.method == "agent" else 0.0)
         return strokes, frames, clips, native
     finally:
         bar.close()
@@ -461,6 +466,8 @@ def check(cfg: PaintConfig) -> None:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
     if not 0 <= cfg.reseed < 1:
         raise ValueError(f"--reseed must be in [0, 1) (the fraction of the agent's strokes re-placed), got {cfg.reseed}")
+    if not 0 <= cfg.repaint < 1:
+        raise ValueError(f"--repaint must be in [0, 1) (the fraction of the agent's strokes re-painted), got {cfg.repaint}")
     if cfg.strokes < 0:
         raise ValueError(f"--strokes must be >= 1, got {cfg.strokes}")
     if cfg.tiles not in TILINGS:
