@@ -11,6 +11,7 @@ without tuning on the benchmark images), e.g.
     python scripts/eval_agents_dev.py photo --tiles paper --other 30 --strokes 200 --shares 1,2,2 1,1,3
     python scripts/eval_agents_dev.py photo-ddpg --tiles overlap --other 30 --strokes 200 --passes 1 2 3 4
     python scripts/eval_agents_dev.py photo --tiles paper --other 30 --strokes 50 200 --decay 100 0.5 0
+    python scripts/eval_agents_dev.py photo --tiles auto --other 30 --strokes 50 200 --repaint 0 0.2 0.3 0.4 0.5
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def main() -> None:
     p.add_argument("--no-fit-colors", action="store_true", help="the agent's own colours (--no-fit-colors)")
     p.add_argument("--shares", nargs="+", default=[None],
                    help="the finer pass's budget shares (coarse,finest,finer; tiles.FINER_SHARES), one row each")
+    p.add_argument("--repaint", type=float, nargs="+", default=[None],
+                   help="the agent's repaint fraction (--repaint), one row each (default: the painter's)")
     p.add_argument("--decay", type=float, nargs="+", default=[None],
                    help="tiles.ALLOT_DECAY: how a step cut short by the budget shares its slots, one row each")
     a = p.parse_args()
@@ -64,13 +67,13 @@ def main() -> None:
     method = a.method if a.refine_iters is None else f"{a.method} ({a.refine_iters} iterations)"
     which = f"{len(images)} photos that are not dev photos" if a.other else f"dev photos ({len(images)})"
     print(f"{which}, {a.size} px, method {method}, tiles {a.tiles}, 1 thread; flat fill {flat:.2f} dB\n")
-    rows = [(f, n, sh, d) for f in a.reseed for n in a.passes for sh in a.shares for d in a.decay]
-    print("| agent | shape | reseed | passes | shares | decay | strokes | PSNR (dB) | above flat | s / image |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    rows = [(f, n, sh, d, r) for f in a.reseed for n in a.passes for sh in a.shares for d in a.decay for r in a.repaint]
+    print("| agent | shape | reseed | passes | shares | decay | repaint | strokes | PSNR (dB) | above flat | s / image |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for spec in a.agents:
         agent, _, shape = spec.partition(":")
         shape = shape or "bezier"
-        for fraction, passes, shares, decay in rows:
+        for fraction, passes, shares, decay, repaint in rows:
             if shares is not None:
                 tiles.FINER_SHARES = tuple(int(x) for x in shares.split(","))  # an experiment's override
             if decay is not None:
@@ -81,6 +84,8 @@ def main() -> None:
                 kw["refine_iters"] = a.refine_iters
             if fraction is not None:
                 kw["reseed"] = fraction
+            if repaint is not None:
+                kw["repaint"] = repaint
             paint(images[0], strokes=a.strokes[0], **kw)  # warm-up
             for n in a.strokes:
                 res = []
@@ -91,6 +96,7 @@ def main() -> None:
                 ps, sec = np.mean([r[0] for r in res]), np.mean([r[1] for r in res])
                 print(f"| {agent} | {shape} | {'default' if fraction is None else f'{fraction:g}'} | "
                       f"{passes or 'default'} | {shares or 'default'} | {'default' if decay is None else f'{decay:g}'} | "
+                      f"{'default' if repaint is None else f'{repaint:g}'} | "
                       f"{n} | {ps:.2f} | {ps - flat:+.2f} | {sec:.3f} |",
                       flush=True)
 

@@ -108,7 +108,7 @@ def test_finer_pass_paints_a_grid_twice_as_fine(tmp_path, tiny_actor):
     tiled = actor_with(tmp_path, tiny_actor, "tiled", levels=[[1, 2], [2, 2]])  # trained on 1 x 1 and 2 x 2 tiles
     img = photo(tmp_path / "a.png", (48, 48))
     side = lambda p: (p.clips[:, 2] - p.clips[:, 0]).round().tolist()  # noqa: E731  (paper tiles: clip = tile)
-    kw = dict(strokes=40, method="agent", agent=str(tiled), quiet=True)
+    kw = dict(strokes=40, method="agent", agent=str(tiled), quiet=True, repaint=0.0)  # the passes alone
     assert side(paint(img, **kw)) == [48.0] * 8 + [24.0] * 16 + [12.0] * 16  # 4 x 4 tiles: 2/5 of the budget
     assert side(paint(img, finer=False, **kw)) == [48.0] * 8 + [24.0] * 32  # trained proportions 1 : 4
     assert set(side(paint(img, **{**kw, "strokes": 39}))) == {48.0, 24.0}  # 2/5 x 39 < 16 tiles: no finer pass

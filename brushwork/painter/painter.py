@@ -44,6 +44,7 @@ from .optimize_windowed import (
     window_bounds,
 )
 from .painting import Painting
+from .repaint import repaint_weakest
 from .reseed import reseed
 from .tiles import TILINGS, agent_passes, agent_strokes, default_passes, resolve_tiling
 
@@ -348,17 +349,21 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
             return strokes, frames, None, native
         native = resume.native if resume is not None else float(plan.policy.size)
         live.native = native
-        recolor = None
+        recolor = repaint = None
         if recolors(plan):
             shape = get_shape(cfg.shape)
 
             def recolor(start, st, fr, cl, canvas, blocks_out=None):
                 return fit_colors(start, plan.target, shape, st, fr, native, cl, canvas=canvas, blocks_out=blocks_out)
 
+            if plan.method == "agent" and cfg.repaint > 0:
+                def repaint(start, st, fr, cl, canvas, blocks, grid):
+                    return repaint_weakest(plan.policy, plan.target, start, canvas, shape, st, fr, cl, native,
+                                           cfg.repaint, grid, blocks)
+
         strokes, frames, clips = agent_strokes(plan.policy, plan.target, n, cfg.shape,
                                                resolve_tiling(cfg.tiles, plan.policy), plan.canvas, plan.passes,
-                                               plan.palette, bar, native, live, recolor,
-                                               cfg.repaint if plan.method == "agent" else 0.0)
+                                               plan.palette, bar, native, live, recolor, repaint)
         return strokes, frames, clips, native
     finally:
         bar.close()

@@ -25,6 +25,7 @@ from torch import Tensor
 from ..stroke import Shape
 from ..stroke.canvas import stroke_colors
 from . import color_fit
+from .tiles import allot_slots, tile_crops
 
 
 def repaint_weakest(policy, target: Tensor, start: Tensor, canvas: Tensor, shape: Shape, strokes: Tensor,
@@ -40,8 +41,6 @@ def repaint_weakest(policy, target: Tensor, start: Tensor, canvas: Tensor, shape
     rasterised (pricing by painting, `reseed.removal_costs`, took 0.08 s at 128 px / 200 strokes and
     2 GB at 1,024 px / 800 strokes for a whole-image agent).  ``canvas`` (opaque, RGB) is repainted in
     place.  Returns (strokes, frames, clips): the kept ones in their order, then the new ones."""
-    from .tiles import allot_slots, tile_crops  # tiles imports this module
-
     n, k = len(strokes), policy.bundle
     if fraction <= 0 or n == 0 or not blocks:
         return strokes, frames, clips

@@ -18,7 +18,6 @@ from tqdm import tqdm
 from ..io.images import resize_batch
 from ..stroke import get_shape
 from ..stroke.canvas import paint_strokes, snap_to_palette
-from .repaint import repaint_weakest
 
 #: auto: the tiling the agent was trained on (paper for agents trained on coarse-to-fine tiles, i.e.
 #: with levels; overlap otherwise): the photo agent at 128 px / 200 strokes on the dev photos paints
@@ -157,7 +156,7 @@ def tile_crops(image: torch.Tensor, grid: torch.Tensor, size: int) -> torch.Tens
 
 def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tiles: str, canvas: torch.Tensor,
                   passes: int, palette: torch.Tensor | None, bar: tqdm | None, native: float,
-                  emit: Callable | None = None, recolor: Callable | None = None, repaint: float = 0.0):
+                  emit: Callable | None = None, recolor: Callable | None = None, repaint: Callable | None = None):
     """Run the agent over coarse-to-fine passes on ``canvas`` (C, H, W; painted in place), the size of
     ``target`` (3, H, W).  Returns strokes (N, 13), frames (N, 3) and clips (N, 4) or None, in
     working-canvas pixels.  ``emit(strokes, frames, clips)`` is called after every step.
@@ -166,8 +165,9 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
     (``blocks_out``: None, or a list for the fit's kept blocks).
     (Recolouring after every pass, so that the next pass sees the recoloured canvas, scored the same:
     21.47 dB against 21.47, photo agent, dev photos, 200 strokes, in 1.6x the time.)
-    ``repaint``: with ``recolor``, the agent then re-paints this fraction of the strokes, the weakest, on a
-    grid one step finer than the last pass, and the colours are fitted again (`repaint.repaint_weakest`)."""
+    ``repaint(start, strokes, frames, clips, canvas, blocks, grid)`` -> (strokes, frames, clips) (e.g.
+    `repaint.repaint_weakest`): with ``recolor``, given the fit's kept blocks and the tiles of a grid one step
+    finer than the last pass, re-paint the weakest strokes and fit the colours again, the canvas in place."""
     _, h, w = target.shape
     start = canvas.clone() if recolor is not None else None
     shape = get_shape(shape)
@@ -213,13 +213,12 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
                 break
     strokes, frames = torch.cat(out_s), torch.cat(out_f)
     clips_all = torch.cat(out_c) if out_c else None
-    blocks: list | None = [] if repaint > 0 else None  # the fit's weights price the strokes for the repaint
+    blocks: list | None = [] if repaint is not None else None  # the fit's weights price the strokes for the repaint
     if recolor is not None:
         strokes = recolor(start, strokes, frames, clips_all, canvas, blocks)
         if blocks:
-            grid = tile_grid(w, h, 2 ** len(per_pass), tiles)
-            strokes, frames, clips_all = repaint_weakest(policy, target, start, canvas, shape, strokes, frames,
-                                                         clips_all, native, repaint, grid, blocks)
+            strokes, frames, clips_all = repaint(start, strokes, frames, clips_all, canvas, blocks,
+                                                 tile_grid(w, h, 2 ** len(per_pass), tiles))
         if emit is not None:  # the live view repaints with the new strokes and colours
             emit(strokes, frames, clips_all, True)
     return strokes, frames, clips_all
