@@ -57,8 +57,10 @@ def repaint_weakest(policy, target: Tensor, start: Tensor, canvas: Tensor, shape
 
     # the tiles' squared error at the canvas's own resolution (resizing all the tiles to the actor's size
     # first, as the passes do, took most of this step's time on a 16 x 16 grid); crops of the tiles used
-    sq = ((canvas[:3] - target) ** 2).sum(0)
-    err = torch.stack([sq[round(y0):round(y0 + s), round(x0):round(x0 + s)].sum() for x0, y0, s, _ in grid.tolist()])
+    sq = torch.nn.functional.pad(((canvas[:3] - target) ** 2).sum(0).double().cumsum(0).cumsum(1), (1, 0, 1, 0))
+    x0, y0 = grid[:, 0].round().long(), grid[:, 1].round().long()  # box sums from the integral image
+    x1, y1 = (grid[:, 0] + grid[:, 2]).round().long(), (grid[:, 1] + grid[:, 3]).round().long()
+    err = sq[y1, x1] - sq[y0, x1] - sq[y1, x0] + sq[y0, x0]
     slots = allot_slots(err, k, m)
     used = slots.any(1)
     a = policy.act(tile_crops(canvas[:3], grid[used], policy.size), tile_crops(target, grid[used], policy.size),
