@@ -30,10 +30,10 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
+from ..io.images import resize_batch
 from ..metrics import psnr_from_mse
 from ..stroke import COLOR, N_PARAMS, get_shape
 from ..stroke.canvas import Background, composite, stroke_colors
@@ -81,13 +81,9 @@ def from_tiles(x: Tensor, g: int) -> Tensor:
 
 
 def observe(x: Tensor, size: int) -> Tensor:
-    """Resize tiles to the actor's side as the painter does (`io.images.resize_t`: area averaging down,
-    bicubic up, clamped to [0, 1])."""
-    if x.shape[-1] == size:
-        return x
-    if x.shape[-1] > size:
-        return F.interpolate(x, size=(size, size), mode="area")
-    return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
+    """Resize tiles (N, C, t, t) to the actor's side as the painter does (`io.images.resize_batch`: area
+    averaging down, bicubic up, clamped to [0, 1])."""
+    return resize_batch(x, size, size)
 
 
 def painter_schedule(levels, n_strokes: int, side: int, bundle: int) -> tuple[tuple[int, int, int], ...]:
@@ -131,29 +127,25 @@ def rollout(actor: Actor, target: Tensor, shape, size: int, levels, background: 
         n = c.shape[0]
         for t in range(steps):
             obs_c = observe(c, size)
-            if left >= g * g * k:
-                tt = torch.full((n,), t, dtype=torch.long, device=target.device)
-                a = actor(observation_planes(obs_c, obs_t, tt, steps))
-                strokes = a.reshape(n * k, -1)
-                alpha = shape.soft(strokes, tile, tile, native=float(size), validate=False).view(n, k, tile, tile)
-                c = composite(c, alpha, stroke_colors(strokes).view(n, k, 3))
-                if actions is not None:
-                    actions.append(strokes.detach().view(n, k, -1))
-                if record is not None:
-                    record.append((g, None, alpha, strokes.detach().view(n, k, -1), None))
-            else:
+            used = slots = None  # a whole step: every slot of every tile
+            if left < g * g * k:
                 err = ((obs_c - obs_t) ** 2).sum((1, 2, 3)).detach().view(b, g * g).cpu()
                 slots = torch.cat([allot_slots(e, k, left) for e in err]).to(target.device)  # (n, k)
                 used = slots.any(1).nonzero().squeeze(1)
-                m = used.numel()
-                tt = torch.full((m,), t, dtype=torch.long, device=target.device)
-                a = actor(observation_planes(obs_c[used], obs_t[used], tt, steps))
-                strokes = a.reshape(m * k, -1)
-                alpha = shape.soft(strokes, tile, tile, native=float(size), validate=False).view(m, k, tile, tile)
-                alpha = alpha * slots[used].to(alpha.dtype).view(m, k, 1, 1)
-                c = c.index_copy(0, used, composite(c[used], alpha, stroke_colors(strokes).view(m, k, 3)))
-                if record is not None:
-                    record.append((g, used, alpha, strokes.detach().view(m, k, -1), slots[used]))
+                obs_c, slots = obs_c[used], slots[used]
+            m = obs_c.shape[0]
+            tt = torch.full((m,), t, dtype=torch.long, device=target.device)
+            a = actor(observation_planes(obs_c, obs_t if used is None else obs_t[used], tt, steps))
+            strokes = a.reshape(m * k, -1)
+            alpha = shape.soft(strokes, tile, tile, native=float(size), validate=False).view(m, k, tile, tile)
+            if slots is not None:
+                alpha = alpha * slots.to(alpha.dtype).view(m, k, 1, 1)
+            painted = composite(c if used is None else c[used], alpha, stroke_colors(strokes).view(m, k, 3))
+            c = painted if used is None else c.index_copy(0, used, painted)
+            if actions is not None and used is None:
+                actions.append(strokes.detach().view(n, k, -1))
+            if record is not None:
+                record.append((g, used, alpha, strokes.detach().view(m, k, -1), slots))
             left -= min(left, g * g * k)
             mses.append(((c - tgt) ** 2).view(b, -1).mean(1))
             if left <= 0:

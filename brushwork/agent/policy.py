@@ -71,13 +71,13 @@ def describe(name_or_path: str | Path) -> dict:
 
 #: (shipped name or absolute path, device) -> (file, its (mtime_ns, size, inode) when loaded, Policy):
 #: `load_agent`'s cache
-_LOADED: dict[tuple[str, str], tuple[Path, tuple[int, int], Policy]] = {}
+_LOADED: dict[tuple[str, str], tuple[Path, tuple[int, int, int], Policy]] = {}
 
 
 def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") -> Policy:
     """A shipped agent ("photo", "mnist", ...) or an actor .safetensors written by train-agent.
 
-    Cached per (name, device) while the file is unchanged (same mtime and size): building the actor and
+    Cached per (name, device) while the file is unchanged (same mtime, size and inode): building the actor and
     verifying a shipped file's checksum took ~0.08 s, a third of a 200-stroke `paint()` at 128 px.  The
     cached Policy is shared: its actor is in eval mode with gradients off, and callers must not change it."""
     from ..io.weights import manifest, resolve

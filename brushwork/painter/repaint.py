@@ -3,9 +3,9 @@ method's last step (`--repaint`, docs/method.md).
 
 Why: the agent's layout is mostly fixed (its strokes sit at nearly the same places in every tile), so
 some strokes are worth little (covered by later ones, or where the picture is flat) while detail
-elsewhere goes unpainted.  The exact removal cost of every stroke (`reseed.removal_costs`: how much
-the error grows without it, measured after the colour fit so that the colours are the final ones)
-names the weakest; the agent paints as many new strokes on a grid twice as fine as its finest pass, in
+elsewhere goes unpainted.  The exact removal cost of every stroke (`color_fit.removal_costs`: how much
+the error grows without it, from the colour fit's kept weights, so with the final colours) names the
+weakest; the agent paints as many new strokes on a grid twice as fine as its finest pass, in
 the tiles with the most error left (`tiles.allot_slots`).  The stroke budget stays exact and nothing
 is optimised by gradient; the colours are fitted again.  It works from the colour fit's kept weights, so
 it runs only where the fit does and keeps them (not with --no-fit-colors, a palette or a transparent
@@ -25,7 +25,7 @@ from torch import Tensor
 from ..stroke import Shape
 from ..stroke.canvas import stroke_colors
 from . import color_fit
-from .tiles import allot_slots, tile_crops
+from .tiles import allot_slots, slot_frames, tile_crops
 
 
 def repaint_weakest(policy, target: Tensor, start: Tensor, canvas: Tensor, shape: Shape, strokes: Tensor,
@@ -66,13 +66,11 @@ def repaint_weakest(policy, target: Tensor, start: Tensor, canvas: Tensor, shape
     a = policy.act(tile_crops(canvas[:3], grid[used], policy.size), tile_crops(target, grid[used], policy.size),
                    torch.zeros(int(used.sum()), dtype=torch.long), 1).cpu()
     keep_slot = slots[used].reshape(-1)
-    n_t = len(grid)
     new = a.reshape(-1, a.shape[-1])[keep_slot]
-    new_frames = grid[:, :3].repeat_interleave(k, 0).view(n_t, k, 3)[used].reshape(-1, 3)[keep_slot]
+    new_frames, new_clips = slot_frames(grid, k, used, keep_slot, clips is not None)
     strokes, frames = torch.cat([strokes, new]), torch.cat([frames, new_frames])
     if clips is not None:
-        tile_clips = torch.cat([grid[:, :2], grid[:, :2] + grid[:, 2:]], 1).repeat_interleave(k, 0)
-        clips = torch.cat([clips, tile_clips.view(n_t, k, 4)[used].reshape(-1, 4)[keep_slot]])
+        clips = torch.cat([clips, new_clips])
     strokes = color_fit.fit_colors(start, target, shape, strokes, frames, native, clips, canvas=canvas,
                                    prior=(blocks, keep))
     return strokes, frames, clips

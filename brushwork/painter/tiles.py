@@ -154,6 +154,13 @@ def tile_crops(image: torch.Tensor, grid: torch.Tensor, size: int) -> torch.Tens
     return out
 
 
+def slot_frames(grid: torch.Tensor, k: int, used: torch.Tensor, keep: torch.Tensor, clipped: bool):
+    """Frames (m, 3) = (x0, y0, side) px of the slots ``keep`` (bool, flat over the tiles ``used`` (n,) bool
+    x their k slots) of the tiles ``grid`` (n, 4), and their clips (m, 4) = the tiles when ``clipped``."""
+    g = grid[used].repeat_interleave(k, 0)[keep]
+    return g[:, :3], (torch.cat([g[:, :2], g[:, :2] + g[:, 2:]], 1) if clipped else None)
+
+
 def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tiles: str, canvas: torch.Tensor,
                   passes: int, palette: torch.Tensor | None, bar: tqdm | None, native: float,
                   emit: Callable | None = None, recolor: Callable | None = None, repaint: Callable | None = None):
@@ -180,11 +187,10 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
         grid = tile_grid(w, h, 2**p, tiles)
         n_t = len(grid)
         steps = max(1, math.ceil(budget / (k * n_t)))
-        frames = grid[:, :3].repeat_interleave(k, 0)  # (n_t * k, 3): (x0, y0, side)
-        clips = torch.cat([grid[:, :2], grid[:, :2] + grid[:, 2:]], 1).repeat_interleave(k, 0) if tiles == "paper" else None
+        crops_t = tile_crops(target, grid, policy.size)  # the target's tiles: the same at every step of the pass
         left = budget
         for t in range(steps):
-            crops_c, crops_t = tile_crops(canvas[:3], grid, policy.size), tile_crops(target, grid, policy.size)
+            crops_c = tile_crops(canvas[:3], grid, policy.size)
             slots = torch.ones(n_t, k, dtype=torch.bool)
             if left < n_t * k:  # the exact budget ends inside this step: its slots go to the tiles
                 # with the most error left
@@ -196,13 +202,12 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
             a = a.reshape(-1, a.shape[-1])[keep]
             if palette is not None:
                 a = snap_to_palette(a, palette)
-            f = frames.view(n_t, k, 3)[used].reshape(-1, 3)[keep]
-            c = None if clips is None else clips.view(n_t, k, 4)[used].reshape(-1, 4)[keep]
+            f, c = slot_frames(grid, k, used, keep, tiles == "paper")
             take = len(a)
             paint_strokes(canvas, shape, a, f, native=native, clips=c)
             out_s.append(a)
             out_f.append(f)
-            if clips is not None:
+            if c is not None:
                 out_c.append(c)
             left -= take
             if bar is not None:
