@@ -23,12 +23,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def choices(options, *more: str, help: str | None = None) -> tyro.conf.arg:
-    """For ``Annotated[str, choices(...)]``: a flag whose values are a fixed set, listed in --help.  The
-    command's own check validates the value (one clear error line, as for every other option)."""
-    return tyro.conf.arg(metavar="{" + ",".join([*options, *more]) + "}", help=help)
-
-
 def usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: brushwork COMMAND [OPTIONS]   (brushwork COMMAND --help for its options)", "", "commands:"]

@@ -31,7 +31,7 @@ from brushwork import paint  # noqa: E402
 from brushwork.data import dev_images  # noqa: E402
 from brushwork.data.catalog import DEV_NAMES, data_root  # noqa: E402
 from brushwork.io.images import centre_crop_square, load_image, resize  # noqa: E402
-from brushwork.painter import tiles  # noqa: E402
+from brushwork.schedule import tiles  # noqa: E402
 
 
 def main() -> None:

@@ -1,11 +1,11 @@
-"""The colour fit: the best colours for fixed stroke shapes (painter/color_fit.py)."""
+"""The colour fit: the best colours for fixed stroke shapes (schedule/color_fit.py)."""
 
 import numpy as np
 import pytest
 import torch
 
-from brushwork.painter.color_fit import fit_colors, normal_equations, solve_box
 from brushwork.painter.painter import paint
+from brushwork.schedule.color_fit import fit_colors, normal_equations, solve_box
 from brushwork.stroke import get_shape
 from brushwork.stroke.base import COLOR
 from brushwork.stroke.canvas import paint_strokes
@@ -45,7 +45,7 @@ def test_recovers_the_colours_that_painted_the_target(clipped):
 
 @pytest.mark.parametrize("clipped,keep", [(False, True), (True, True), (True, False)])
 def test_fit_is_optimal_in_the_box_and_repaints_what_it_fitted(clipped, keep, monkeypatch):
-    from brushwork.painter import color_fit
+    from brushwork.schedule import color_fit
 
     if not keep:  # too large to keep the alpha maps: the canvas is painted again
         monkeypatch.setattr(color_fit, "KEEP_BYTES", 1000)

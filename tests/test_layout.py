@@ -1,6 +1,8 @@
 """The package's shape: no import circles, and the arrows the architecture forbids never appear.
 
-Every import counts, at module level or inside a function (a lazy import is still a dependency).
+Every import counts, at module level, inside a function (a lazy import is still a dependency) or under
+``TYPE_CHECKING`` (a circle of annotations is still a circle).  The arrows are ../shared/LAYOUT.md's "never"
+list, which the README's layout map restates.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "brushwork"
 
@@ -23,12 +27,7 @@ def import_graph() -> dict[str, set[str]]:
     for mod, path in modules.items():
         package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
         tree = ast.parse(path.read_text())
-        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
-                       and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
-                       for stmt in block.body for n in ast.walk(stmt)}
         for node in ast.walk(tree):
-            if id(node) in typing_only:  # annotations only, never executed
-                continue
             if isinstance(node, ast.ImportFrom):
                 if node.level:
                     base = package.split(".")
@@ -98,18 +97,58 @@ def test_no_import_circles():
     assert cycles(graph) == []
 
 
+PACKAGES = ("stroke", "io", "schedule", "render", "agent", "painter", "data", "server", "bench")
+
+
+def inside(mods: set[str], *prefixes: str) -> set[str]:
+    """The modules of ``mods`` in any of the packages / modules ``prefixes`` (e.g. "brushwork.agent")."""
+    return {m for m in mods if any(m == p or m.startswith(p + ".") for p in prefixes)}
+
+
+def direct(graph: dict[str, set[str]], prefix: str) -> set[str]:
+    """What the modules of ``prefix`` import directly, outside ``prefix`` itself."""
+    return {w for m, ws in graph.items() if m == prefix or m.startswith(prefix + ".") for w in ws} - inside(set(graph), prefix)
+
+
+def clis(mods: set[str]) -> set[str]:
+    return {m for m in mods if m == "brushwork.cli" or m.endswith(".cli")}
+
+
+def forbidden(graph: dict[str, set[str]]) -> list[str]:
+    """Every arrow the architecture forbids, as "a -> b" lines (empty: the layout holds)."""
+    bad = []
+
+    def deny(frm: str, mods: set[str], why: str) -> None:
+        bad.extend(f"{frm} -> {m} ({why})" for m in sorted(mods))
+
+    top = {f"brushwork.{p}" for p in PACKAGES}
+    stroke = direct(graph, "brushwork.stroke")
+    deny("stroke", stroke - {"brushwork.metrics"}, "geometry imports nothing above it")
+    deny("io", direct(graph, "brushwork.io"), "io uses only the standard library and third-party packages")
+    schedule = direct(graph, "brushwork.schedule")
+    deny("schedule", inside(schedule, *(top - {"brushwork.stroke", "brushwork.io"})) | clis(schedule),
+         "the schedule sits below painting and training")
+    agent = direct(graph, "brushwork.agent")
+    deny("agent", inside(agent, "brushwork.painter", "brushwork.server") | clis(agent), "training shares the schedule, not the painter")
+    render = direct(graph, "brushwork.render")
+    deny("render", inside(render, "brushwork.agent", "brushwork.painter") | clis(render), "the renderer knows no agent")
+    painter = direct(graph, "brushwork.painter")
+    deny("painter", inside(painter, "brushwork.agent") - {"brushwork.agent.policy", "brushwork.agent"},
+         "painter -> agent only for the policy")
+    deny("painter", inside(painter, "brushwork.data", "brushwork.server"), "painting needs no datasets or web app")
+    for m, ws in graph.items():
+        if not inside({m}, "brushwork.bench"):
+            deny(m, inside(ws, "brushwork.bench"), "nothing imports bench")
+    return bad
+
+
 def test_forbidden_arrows():
+    assert forbidden(import_graph()) == []
     graph = import_graph()
 
     def deps(prefix: str) -> set[str]:
         return set().union(*(reaches(graph, m) | {m} for m in graph if m == prefix or m.startswith(prefix + ".")))
 
-    def inside(mods: set[str], prefix: str) -> set[str]:
-        return {m for m in mods if m == prefix or m.startswith(prefix + ".")}
-
-    stroke = deps("brushwork.stroke")
-    for other in ("brushwork.render", "brushwork.agent", "brushwork.painter", "brushwork.bench", "brushwork.server"):
-        assert not inside(stroke, other), f"stroke geometry imports {other}"
     painter = deps("brushwork.painter.painter")
     training = {"brushwork.agent.train", "brushwork.agent.ddpg", "brushwork.agent.replay", "brushwork.render.train",
                 "brushwork.data"}
@@ -117,8 +156,35 @@ def test_forbidden_arrows():
     # The core: what `paint()` and the public API run on (the training commands are CLIs themselves).
     core = set().union(*(deps(p) for p in ("brushwork.stroke", "brushwork.render.model", "brushwork.agent.policy",
                                            "brushwork.painter.painter", "brushwork.painter.painting", "brushwork.io")))
-    assert not {m for m in core if m.endswith(".cli") or m == "brushwork.cli"}, "the core imports a CLI"
+    assert not clis(core), "the core imports a CLI"
     assert not inside(core, "brushwork.server") and not inside(core, "brushwork.bench")
+
+
+@pytest.mark.parametrize("frm, to", [
+    ("brushwork.stroke.canvas", "brushwork.agent.policy"),
+    ("brushwork.io.images", "brushwork.stroke.base"),
+    ("brushwork.schedule.tiles", "brushwork.painter.painting"),
+    ("brushwork.agent.direct", "brushwork.painter.agent_loop"),
+    ("brushwork.agent.train", "brushwork.cli"),
+    ("brushwork.render.train", "brushwork.agent.env"),
+    ("brushwork.render.model", "brushwork.painter.cli"),
+    ("brushwork.painter.painter", "brushwork.agent.ddpg"),
+    ("brushwork.server.app", "brushwork.bench.common"),
+])
+def test_the_layout_test_catches_each_forbidden_arrow(frm, to):
+    """Each rule can fail: add one forbidden arrow to the real graph and it is reported."""
+    graph = import_graph()
+    graph[frm] = graph[frm] | {to}
+    assert any(line.startswith(f"{frm.split('.')[1]} -> {to}") or line.startswith(f"{frm} -> {to}")
+               for line in forbidden(graph)), forbidden(graph)
+
+
+def test_the_circle_test_catches_a_circle():
+    """A circle is found wherever its arrows come from (`import_graph` exempts no TYPE_CHECKING block)."""
+    graph = import_graph()
+    graph["brushwork.painter.painting"] = graph["brushwork.painter.painting"] | {"brushwork.painter.export"}
+    graph["brushwork.painter.export"] = graph["brushwork.painter.export"] | {"brushwork.painter.painting"}
+    assert any("brushwork.painter.export" in c for c in cycles(graph))
 
 
 def test_readme_map_matches_the_tree():

@@ -87,7 +87,7 @@ def test_auto_tiling_is_the_one_the_agent_was_trained_on(tmp_path, tiny_actor):
 
 
 def test_finer_pass_budgets():
-    from brushwork.painter.tiles import agent_passes, pass_budgets
+    from brushwork.schedule.tiles import agent_passes, pass_budgets
 
     levels = ((1, 8), (2, 4), (4, 1))
     for n in (1, 50, 159, 160, 200, 401, 1000):
@@ -137,7 +137,7 @@ def test_exact_budget_across_passes_and_tiles(tmp_path, tiny_actor):
 
 
 def test_a_step_cut_short_paints_where_the_error_is():
-    from brushwork.painter.tiles import allot_slots
+    from brushwork.schedule.tiles import allot_slots
 
     mask = allot_slots(torch.tensor([1.0, 9.0, 0.0, 4.0]), 5, 6)
     assert mask.sum() == 6 and not mask[2].any()  # exact budget; a tile with nothing to paint gets none
@@ -148,7 +148,7 @@ def test_a_step_cut_short_paints_where_the_error_is():
 
 def test_a_cut_step_asks_the_agent_only_for_the_tiles_it_paints():
     from brushwork.agent.policy import Policy
-    from brushwork.painter.tiles import agent_strokes
+    from brushwork.painter.agent_loop import agent_strokes
 
     class Invisible(Policy):  # strokes of opacity 0, and a record of how many tiles each step showed it
         def act(self, canvas, target, t, steps):

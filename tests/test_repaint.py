@@ -1,11 +1,11 @@
 """The agent's repaint of its weakest strokes (painter/repaint.py) and the colour fit's block tools it
-uses (painter/color_fit.py: removal costs, composing a subset, reusing alphas)."""
+uses (schedule/color_fit.py: removal costs, composing a subset, reusing alphas)."""
 
 import pytest
 import torch
 
-from brushwork.painter.color_fit import compose, normal_equations, removal_costs
 from brushwork.painter.painter import paint
+from brushwork.schedule.color_fit import compose, normal_equations, removal_costs
 from brushwork.stroke import get_shape
 from brushwork.stroke.base import COLOR
 from brushwork.stroke.canvas import paint_strokes, stroke_colors

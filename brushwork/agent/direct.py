@@ -90,7 +90,7 @@ def painter_schedule(levels, n_strokes: int, side: int, bundle: int) -> tuple[tu
     """The passes `paint(method="agent")` makes with an agent trained on ``levels`` painting ``n_strokes``
     on a side x side image (paper tiles, the finer pass on): (grid, steps, strokes per image) per pass,
     from `tiles.agent_passes` and `tiles.pass_budgets`; steps = ceil(strokes / (k grid^2)), as there."""
-    from ..painter.tiles import agent_passes, pass_budgets
+    from ..schedule.tiles import agent_passes, pass_budgets
 
     passes = agent_passes(n_strokes, levels, side, side, finer=True)
     out = []
@@ -111,7 +111,7 @@ def rollout(actor: Actor, target: Tensor, shape, size: int, levels, background: 
     ``actions``: if a list, each whole step's (B g^2, k, 13) strokes (detached) are appended to it.
     ``record``: if a list, each step's (grid, tiles painted (m,) or None for all, alpha maps (m, k, t, t)
     with gradients, strokes (m, k, 13) detached, slot mask (m, k) or None) is appended, for `fitted_canvas`."""
-    from ..painter.tiles import allot_slots
+    from ..schedule.tiles import allot_slots
 
     b, _, side, _ = target.shape
     k = actor.cfg.bundle
@@ -155,12 +155,12 @@ def rollout(actor: Actor, target: Tensor, shape, size: int, levels, background: 
 
 
 def fitted_canvas(target: Tensor, background: Background, record: list, shape, size: int) -> Tensor:
-    """The rollout's painting (B, 3, S, S) repainted with the painter's fitted colours (`painter.color_fit`:
+    """The rollout's painting (B, 3, S, S) repainted with the painter's fitted colours (`schedule.color_fit`:
     the best colours for the strokes' shapes, per image, by the exact rasteriser), from the rollout's
     ``record``.  The colours are constants and the alpha maps keep their gradients: the fitted error is a
     minimum over colours, so its gradient in the shapes is the partial one at the minimiser (the envelope
     theorem), and the shapes learn to be good *for the colours the painter will give them*."""
-    from ..painter.color_fit import fit_colors
+    from ..schedule.color_fit import fit_colors
 
     b, _, side, _ = target.shape
     k = record[0][3].shape[1]

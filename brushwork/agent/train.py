@@ -23,8 +23,8 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from .. import device as distributed
-from ..cli import choices
 from ..io.weights import resume_checkpoint, save_checkpoint, save_weights
+from ..options import choices
 from ..stroke import N_PARAMS, SHAPES
 from ..stroke.canvas import NAMED
 from .ddpg import Agent, DDPGConfig
@@ -84,7 +84,7 @@ class Args:
     # instead of --levels as given: the painter's passes, finer pass and slot allotment (the first count is the
     # held-out evaluation's); --levels stays the agent's nominal levels, from which the painter plans
     fit_colors: bool = False  # direct: final loss on the painting with the painter's colour fit (as `paint()` colours it)
-    # (painter.color_fit, on by default in `paint`): shapes trained for the colours they will be given
+    # (schedule.color_fit, on by default in `paint`): shapes trained for the colours they will be given
     inter_weight: float = 0.3  # direct: weight of the intermediate steps' log MSE (the final step's is 1)
     pretrain: int = 0  # direct: "where to paint" updates first (predict k random strokes added to a random canvas)
     pretrain_batch: int = 64  # direct: batch of those updates

@@ -78,7 +78,7 @@ class PaintBenchArgs:
 
 def image_paths(args: PaintBenchArgs) -> list[Path]:
     from ..data import dev_images
-    from ..painter.cli import IMAGE_SUFFIXES
+    from ..io.images import IMAGE_SUFFIXES
 
     if args.images is None:
         paths = dev_images()

@@ -210,7 +210,7 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
     out: dict = {}
     if kind == "paint":
         from ..painter.painter import paint
-        from ..painter.tiles import default_passes
+        from ..schedule.tiles import default_passes
 
         rgb = target_image(spec["image"])
         s = spec["size"]
@@ -487,7 +487,7 @@ def _status(c: dict) -> str:
 
 
 def paint_rows(result: dict, group: str) -> list[list[str]]:
-    from ..painter.tiles import default_passes
+    from ..schedule.tiles import default_passes
 
     out = []
     cells = [c for c in result["cells"] if group in c["groups"] and c["kind"] == "paint"]

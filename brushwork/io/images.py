@@ -41,6 +41,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .files import atomic_write
 
+#: File suffixes taken as images when a folder is read (a folder to paint, a dataset, a benchmark's images).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm", ".pnm")
+
 MAX_PIXELS = 64_000_000
 """Default limit on width x height (64 megapixels, e.g. 8000 x 8000); checked before decoding."""
 

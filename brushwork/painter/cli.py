@@ -18,13 +18,12 @@ from typing import Annotated
 import tyro
 from tqdm import tqdm
 
-from ..cli import choices
+from ..io.images import IMAGE_SUFFIXES
+from ..options import choices
+from ..schedule.tiles import TILINGS
 from ..stroke import SHAPES
 from ..stroke.canvas import NAMED
 from .painter import METHODS, PaintConfig, check
-from .tiles import TILINGS
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
 @dataclass(kw_only=True)

@@ -9,14 +9,32 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..io.files import atomic_write
 from ..io.images import ImageError, check_writable, save_image
 from ..stroke import COLOR, get_shape, hex_color
+from ..stroke.canvas import Background
 
-if TYPE_CHECKING:  # annotations only: Painting.save() calls into this module
-    from .painting import Painting
+
+class Painting(Protocol):
+    """What the writers read of a painting (`brushwork.painter.painting.Painting` is one; declared here
+    so that this module needs no import of the class whose ``save()`` calls it)."""
+
+    strokes: object  # (N, 13) tensor
+    frames: object  # (N, 3) tensor, output px
+    clips: object  # (N, 4) tensor or None
+    native: float
+    width: int
+    height: int
+    shape: str
+    background: Background
+
+    def render(self, *args, **kwargs): ...
+
+    def to_json(self) -> dict: ...
+
+    def iter_frames(self, *args, **kwargs): ...
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp")
 VIDEO_EXT = (".gif", ".mp4", ".webm")

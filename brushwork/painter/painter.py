@@ -1,7 +1,7 @@
 """Paint an image -> `Painting` (docs/method.md, "Painter").
 
 Methods:
-* ``agent``: the paper's loop over coarse-to-fine tiles (`tiles.agent_strokes`).
+* ``agent``: the paper's loop over coarse-to-fine tiles (`agent_loop.agent_strokes`).
 * ``refine``: the agent's strokes, then all parameters optimised jointly through the soft rasteriser
   (`refine`: windowed for bezier strokes).
 * ``optimize``: stroke optimisation from scratch (no agent).
@@ -26,9 +26,11 @@ from tqdm import tqdm
 from ..device import pick_device
 from ..io.images import LoadedImage, load_image, output_size, resize_t, to_tensor, to_uint8
 from ..metrics import psnr, ssim
+from ..schedule.color_fit import fit_colors
+from ..schedule.tiles import TILINGS, agent_passes, default_passes, resolve_tiling
 from ..stroke import SHAPES, get_shape
 from ..stroke.canvas import Background, snap_to_palette
-from .color_fit import fit_colors
+from .agent_loop import agent_strokes
 from .joint_windowed import refine_windowed
 from .joint_windowed import supports as supports_joint
 from .optimize import refine_strokes
@@ -46,7 +48,6 @@ from .optimize_windowed import (
 from .painting import Painting
 from .repaint import repaint_weakest
 from .reseed import reseed
-from .tiles import TILINGS, agent_passes, agent_strokes, default_passes, resolve_tiling
 
 METHODS = ("auto", "agent", "refine", "optimize")
 # What "auto" means: the best method measured on the dev photos that meets the speed target

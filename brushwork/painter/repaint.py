@@ -22,10 +22,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..schedule import color_fit
+from ..schedule.tiles import allot_slots, slot_frames, tile_crops
 from ..stroke import Shape
 from ..stroke.canvas import stroke_colors
-from . import color_fit
-from .tiles import allot_slots, slot_frames, tile_crops
 
 
 def repaint_weakest(policy, target: Tensor, start: Tensor, canvas: Tensor, shape: Shape, strokes: Tensor,

@@ -23,9 +23,9 @@ from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
 from .. import device as distributed
-from ..cli import choices
 from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
 from ..metrics import psnr_from_mse
+from ..options import choices
 from ..stroke import SHAPES, get_shape
 from .model import NeuralRenderer, RendererConfig, count_parameters
 
