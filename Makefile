@@ -27,9 +27,12 @@ demo: install
 
 # The browser tests need chromium: installed here when missing and root or sudo is at hand; else they
 # are skipped with one line saying why (under CI=true they fail instead).
+# The golden paintings run twice: as built for this CPU, then under the generic instruction sets of
+# torch and numba, so that a float-order difference (another CPU family) is proven harmless here.
 test: install
 	@scripts/install-browser.sh --if-possible
 	$(BIN)/python -m pytest
+	ATEN_CPU_CAPABILITY=default NUMBA_CPU_NAME=generic $(BIN)/python -m pytest -m golden -p no:cacheprovider --durations=0 tests/test_golden.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

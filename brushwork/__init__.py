@@ -2,7 +2,8 @@
 
 Public API (imported lazily, so ``import brushwork`` stays cheap):
 
-* ``paint(image, **options) -> Painting``  (see `brushwork.painter.painter.PaintConfig` for the options)
+* ``paint(image, **options) -> Painting``  (see `brushwork.painter.painter.PaintConfig` for the options);
+  ``paint(..., stop=callback)`` ends a painting early, raising ``Stopped``
 * ``Painting``: strokes + frames; ``.save(path)`` by extension, ``.render(width, height)``
 * ``load_agent(name_or_path)``: a trained actor ("photo", "mnist", ... or a .safetensors)
 * ``load_renderer(name_or_path)``: a neural stroke renderer ("bezier" or a .safetensors)
@@ -15,6 +16,7 @@ _EXPORTS = {
     "paint": "brushwork.painter.painter",
     "PaintConfig": "brushwork.painter.painter",
     "Painting": "brushwork.painter.painting",
+    "Stopped": "brushwork.painter.adam",
     "load_agent": "brushwork.agent.policy",
     "load_renderer": "brushwork.render.model",
     "get_shape": "brushwork.stroke",

@@ -1,4 +1,4 @@
-"""Side-by-side: the joint stage optimiser (optimize_strokes at a working size) vs the windowed one
+"""Side-by-side: the joint stage optimiser (scripts/dense_optimizer.py at a working size) vs the windowed one
 (paint_windowed at the output size), on the dev photos centre-cropped to SIZE px, one process.
 
     PYTHONPATH=. python scripts/bench_optimizer.py --size 512 --strokes 400 1000 --images 2 --threads 1
@@ -11,11 +11,11 @@ import time
 
 import numpy as np
 import torch
+from dense_optimizer import OptimizeConfig, optimize_strokes  # scripts/dense_optimizer.py, beside this file
 
 from brushwork.data import dev_images
 from brushwork.io.images import centre_crop_square, load_image, resize, to_tensor
 from brushwork.metrics import psnr
-from brushwork.painter.optimize import OptimizeConfig, optimize_strokes
 from brushwork.painter.optimize_windowed import detail_config, paint_windowed
 from brushwork.stroke.canvas import Background, paint_strokes
 

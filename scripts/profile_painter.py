@@ -3,7 +3,6 @@
     python scripts/profile_painter.py [--image PATH] [--threads 2] [--out docs/benchmarks/profile.md]
 
 Each fix is switched off and on in the same process, interleaved, on the same image:
-* optimize: coarse stages at reduced resolution (on) vs every stage at full resolution (off);
 * soft rasteriser under autograd: chunks checkpointed (on: bounded memory) vs kept (off);
 * soft rasteriser: torch.compile (on) vs eager (off), forward+backward of 200 strokes at 128 px;
 then prints the top operators of a torch.profiler trace of one `paint(method="optimize")`.
@@ -41,31 +40,6 @@ def test_image(path: str | None) -> np.ndarray:
     s = min(im.size)
     im = im.crop(((im.width - s) // 2, (im.height - s) // 2, (im.width + s) // 2, (im.height + s) // 2))
     return np.asarray(im.resize((128, 128), Image.LANCZOS))
-
-
-def _paint(img: np.ndarray, min_res: int):
-    """paint(method="optimize") with OptimizeConfig.min_res set (10**6 = every stage at full resolution)."""
-    import brushwork.painter.painter as painter
-
-    real = painter.OptimizeConfig
-    painter.OptimizeConfig = lambda **kw: real(**kw, min_res=min_res)  # type: ignore[assignment]
-    try:
-        return paint(img, method="optimize", strokes=200, quiet=True, optimize_iters=20)
-    finally:
-        painter.OptimizeConfig = real
-
-
-def optimize_resolution(img: np.ndarray, repeats: int) -> list[list]:
-    variants = {"all stages at full resolution (before)": 10**6, "coarse stages at reduced resolution (after)": 32}
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    psnrs: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(repeats):
-        for label, min_res in variants.items():
-            t0 = time.perf_counter()
-            p = _paint(img, min_res)
-            times[label].append(time.perf_counter() - t0)
-            psnrs[label].append(p.metrics["psnr"])
-    return [[k, f"{np.median(times[k]):.1f}", f"{np.mean(psnrs[k]):.2f}"] for k in variants]
 
 
 def rasteriser_memory() -> list[list]:
@@ -129,7 +103,6 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     img = test_image(a.image)
-    r1 = optimize_resolution(img, a.repeats)
     r2 = rasteriser_memory()
     r3 = rasteriser_compile(a.repeats)
     ops = top_ops(img)
@@ -137,8 +110,6 @@ def main() -> None:
     text = ["# Profiling the painter: before and after", "",
             f"`python scripts/profile_painter.py --threads {a.threads}` on {machine_line(m)}. Each pair ran in the "
             "same process (memory: in fresh subprocesses), interleaved.", "",
-            "## Optimize method, 200 strokes at 128 px (20 iterations per stage)", "",
-            md_table(["variant", "seconds", "PSNR (dB)"], r1), "",
             "## Soft rasteriser memory: forward + backward of 200 bezier strokes at 128 px", "",
             md_table(["variant", "seconds", "peak RSS rise (MiB)"], r2), "",
             "## Soft rasteriser speed: forward + backward of 200 bezier strokes at 128 px", "",

@@ -1,9 +1,17 @@
-"""The painting of a fixed image and seed is identical across refactors.
+"""The painting of a fixed image and seed keeps its behaviour across refactors, on any CPU.
 
-`tests/fixtures/golden.json` holds stroke values, frames and metrics recorded from the code before
-the package restructure (regenerate deliberately with ``python tests/test_golden.py --record [CASE ...]``,
-only when a change of behaviour is intended, naming the cases it changes).  Every method is covered:
-optimize, agent (both tilings), refine, plus a palette and a resume.
+`tests/fixtures/golden.json` holds stroke values, frames and metrics of every method (optimize, agent on
+both tilings, refine, a palette and a resume); regenerate it deliberately with ``python
+tests/test_golden.py --record [CASE ...]``, only when a change of behaviour is intended, naming the cases
+it changes.
+
+What is pinned is what must not change: the exact budget, the frames and clips (the schedule), the brush
+scale, the quality (PSNR) and the rendered image within tolerances.  Float bits are not pinned: another
+instruction set (AVX-512, or ``ATEN_CPU_CAPABILITY=default``) sums in another order, and Adam carries a
+3e-9 difference through an optimisation to ~1e-2 in a stroke and ~0.06 dB.  So the optimised cases pin
+their strokes as a whole (most values unchanged, the mean change small), the agent's cases (one forward
+pass each, no optimisation) value by value.  `make test` runs this file a second time under the generic
+instruction sets (torch's and numba's) to prove it.
 """
 
 from __future__ import annotations
@@ -42,7 +50,8 @@ def record_one(kwargs: dict, resume=None) -> dict:
     p = paint(image(), quiet=True, resume=resume, **kwargs)
     return {"strokes": p.strokes.tolist(), "frames": p.frames.tolist(),
             "clips": None if p.clips is None else p.clips.tolist(), "native": p.native,
-            "image_sum": int(p.image.astype(np.int64).sum()), "psnr": p.metrics["psnr"], "painting": p}
+            "image_sum": int(p.image.astype(np.int64).sum()), "image_values": int(p.image.size),
+            "psnr": p.metrics["psnr"], "painting": p}
 
 
 def run_all() -> dict:
@@ -58,7 +67,18 @@ def run_all() -> dict:
     return out
 
 
-def close(a, b, tol=1e-5) -> bool:
+#: Cases whose strokes come out of an optimisation (Adam amplifies float-order differences).
+OPTIMISED = {"optimize", "refine", "resume"}
+#: Tolerances that float order across CPUs cannot break but a change of behaviour does (measured spread
+#: between the AVX2 and generic builds: stroke values up to 0.43 in one resumed stroke, mean 0.011; PSNR
+#: 0.054 dB; the image 0.08 levels per value on average).
+STROKE_TOL = 1e-3  # any value, the agent's cases; the median value, the optimised ones
+MEAN_STROKE_TOL = 0.03  # the optimised cases: mean absolute change of a stroke value (in [0, 1])
+PSNR_TOL = 0.2  # dB
+IMAGE_TOL = 1.0  # mean change per rendered uint8 value
+
+
+def close(a, b, tol=1e-4) -> bool:
     if a is None or b is None:
         return a is b
     return np.allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=0, atol=tol)
@@ -70,17 +90,24 @@ def results():
     return run_all()
 
 
+@pytest.mark.golden
 @pytest.mark.parametrize("name", [*CASES, "resume"])
 def test_painting_is_unchanged(results, name):
     want = json.loads(FIXTURE.read_text())[name]
     got = results[name]
-    assert len(got["strokes"]) == len(want["strokes"])
-    assert close(got["strokes"], want["strokes"]), "stroke parameters changed"
-    assert close(got["frames"], want["frames"]), "stroke frames changed"
+    assert len(got["strokes"]) == len(want["strokes"]), "the stroke budget changed"
+    assert close(got["frames"], want["frames"]), "stroke frames changed (the schedule)"
     assert close(got["clips"], want["clips"]), "clips changed"
-    assert got["native"] == pytest.approx(want["native"])
-    assert got["image_sum"] == want["image_sum"], "rendered image changed"
-    assert got["psnr"] == pytest.approx(want["psnr"], abs=2e-3)
+    assert got["native"] == pytest.approx(want["native"]), "the brush scale changed"
+    change = np.abs(np.asarray(got["strokes"], dtype=np.float64) - np.asarray(want["strokes"], dtype=np.float64))
+    if name in OPTIMISED:
+        assert np.median(change) < STROKE_TOL, f"most stroke values changed (median change {np.median(change):.2g})"
+        assert change.mean() < MEAN_STROKE_TOL, f"stroke values changed (mean change {change.mean():.3g})"
+    else:
+        assert change.max() < STROKE_TOL, f"stroke parameters changed (by up to {change.max():.2g})"
+    per_value = abs(got["image_sum"] - want["image_sum"]) / got["image_values"]
+    assert per_value < IMAGE_TOL, f"rendered image changed ({per_value:.2f} levels per value on average)"
+    assert got["psnr"] == pytest.approx(want["psnr"], abs=PSNR_TOL), "the painting's quality changed"
 
 
 if __name__ == "__main__" and "--record" in sys.argv:

@@ -11,7 +11,6 @@ from PIL import Image
 from brushwork import paint
 from brushwork.metrics import psnr
 from brushwork.painter import optimize_windowed as ow
-from brushwork.painter.optimize import OptimizeConfig, optimize_strokes
 from brushwork.stroke.canvas import Background, paint_strokes
 
 
@@ -40,18 +39,20 @@ def test_exact_budget_and_valid_strokes(n):
     assert bool(((s >= 0) & (s <= 1)).all())
 
 
-def test_beats_flat_fill_and_the_joint_optimiser_at_equal_strokes():
+def test_beats_flat_fill_and_its_own_stages_alone():
+    """The stages beat a flat fill by far, and the joint pass adds to them (the dense optimiser it
+    replaced is compared in `scripts/bench_optimizer.py`)."""
     torch.set_num_threads(1)
-    size, n = 96, 150  # enough strokes that the joint optimiser's strokes crowd each other
+    size, n = 96, 150
     t = scene(size)
     flat = float(psnr(t.mean((1, 2), keepdim=True).expand_as(t), t))
     s, f = ow.paint_windowed(t, n, "bezier", Background().canvas(size, size), ow.DetailConfig(iters=16), progress=False)
     new = float(psnr(render(s, f, float(size), size), t))
-    so, fo = optimize_strokes(t, n, "bezier", Background().canvas(size, size), OptimizeConfig(iters=8, final_iters=4),
-                              progress=False)
-    old = float(psnr(render(so, fo, float(size), size), t))
+    s0, f0 = ow.paint_windowed(t, n, "bezier", Background().canvas(size, size), ow.DetailConfig(iters=16, joint_iters=0),
+                               progress=False)
+    stages = float(psnr(render(s0, f0, float(size), size), t))
     assert new > flat + 6, (new, flat)
-    assert new > old + 0.5, (new, old)
+    assert new > stages + 0.2, (new, stages)
 
 
 def test_time_budget_alone_and_with_a_stroke_count():

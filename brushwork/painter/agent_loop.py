@@ -11,11 +11,13 @@ from tqdm import tqdm
 from ..schedule.tiles import allot_slots, pass_budgets, slot_frames, tile_crops, tile_grid
 from ..stroke import get_shape
 from ..stroke.canvas import paint_strokes, snap_to_palette
+from .adam import check_stop
 
 
 def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tiles: str, canvas: torch.Tensor,
                   passes: int, palette: torch.Tensor | None, bar: tqdm | None, native: float,
-                  emit: Callable | None = None, recolor: Callable | None = None, repaint: Callable | None = None):
+                  emit: Callable | None = None, recolor: Callable | None = None, repaint: Callable | None = None,
+                  stop: Callable[[], bool] | None = None):
     """Run the agent over coarse-to-fine passes on ``canvas`` (C, H, W; painted in place), the size of
     ``target`` (3, H, W).  Returns strokes (N, 13), frames (N, 3) and clips (N, 4) or None, in
     working-canvas pixels.  ``emit(strokes, frames, clips)`` is called after every step.
@@ -26,7 +28,8 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
     21.47 dB against 21.47, photo agent, dev photos, 200 strokes, in 1.6x the time.)
     ``repaint(start, strokes, frames, clips, canvas, blocks, grid)`` -> (strokes, frames, clips) (e.g.
     `repaint.repaint_weakest`): with ``recolor``, given the fit's kept blocks and the tiles of a grid one step
-    finer than the last pass, re-paint the weakest strokes and fit the colours again, the canvas in place."""
+    finer than the last pass, re-paint the weakest strokes and fit the colours again, the canvas in place.
+    ``stop()``: asked before every step; True raises `adam.Stopped`."""
     _, h, w = target.shape
     start = canvas.clone() if recolor is not None else None
     shape = get_shape(shape)
@@ -42,6 +45,7 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
         crops_t = tile_crops(target, grid, policy.size)  # the target's tiles: the same at every step of the pass
         left = budget
         for t in range(steps):
+            check_stop(stop)
             crops_c = tile_crops(canvas[:3], grid, policy.size)
             slots = torch.ones(n_t, k, dtype=torch.bool)
             if left < n_t * k:  # the exact budget ends inside this step: its slots go to the tiles

@@ -30,14 +30,16 @@ so what the loss sees is what the final render draws.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from ..stroke import Shape, fused
+from ..stroke import COLOR, N_PARAMS, N_SHAPE, Shape, fused
 from ..stroke.base import area_chunks, windows_from_boxes
 from ..stroke.bezier import Bezier
 from ..stroke.canvas import paint_strokes
+from .adam import Adam
 from .optimize import logit
 
 #: composite through the numba kernels when they are there (False: the Python loops; tests compare both)
@@ -116,11 +118,12 @@ class _Band:
 def refine_windowed(target: Tensor, strokes: Tensor, frames: Tensor, native: Tensor, shape: Shape, canvas: Tensor,
                     bounds, iters: int, lr: float, chunk_pixels: int = 1 << 16, fixed_colors: bool = False,
                     deadline: float | None = None, fixed: int = 0, band_pixels: int = BAND_PIXELS,
-                    on_iter=None) -> tuple[Tensor, list[float]]:
+                    on_iter=None, stop: Callable[[], bool] | None = None) -> tuple[Tensor, list[float]]:
     """Refine strokes (N, 13) jointly so that their in-order painting over ``canvas`` (C, H, W) matches
     ``target`` (3, H, W).  frames (N, 3) and native (N,) in pixels of this canvas; ``bounds(strokes, frames,
     native)`` -> (lo, hi, boxes): per-stroke ranges of the 10 shape numbers (n, 10) and window boxes (n, 4).
-    ``on_iter()``: after each step.  ``fixed_colors``: keep the colours (e.g. snapped to a palette).  Stops at ``deadline``
+    ``on_iter()``: after each step; ``stop()``: before each step (`adam.Stopped`).  ``fixed_colors``: keep
+    the colours (e.g. snapped to a palette).  Stops at ``deadline``
     (``time.monotonic()``).  ``fixed``: the first strokes stay as they are, painted into the canvas
     once; the first, canvas-sized strokes hold most of the window pixels (at 500 strokes the first 6 %
     held 47 %).  ``band_pixels``: window pixels per band of rows (memory: ~36 bytes each).  Returns (the
@@ -131,7 +134,7 @@ def refine_windowed(target: Tensor, strokes: Tensor, frames: Tensor, native: Ten
         base = paint_strokes(canvas.clone(), shape, strokes[:fixed], frames[:fixed], native[:fixed])
         rest, losses = refine_windowed(target, strokes[fixed:], frames[fixed:], native[fixed:], shape, base, bounds,
                                        iters, lr, chunk_pixels, fixed_colors, deadline, band_pixels=band_pixels,
-                                       on_iter=on_iter)
+                                       on_iter=on_iter, stop=stop)
         return torch.cat([strokes[:fixed], rest]), losses
     n = len(strokes)
     if n == 0 or iters <= 0:
@@ -143,18 +146,19 @@ def refine_windowed(target: Tensor, strokes: Tensor, frames: Tensor, native: Ten
     # cross it (their windows clipped to it), and the bands' gradients add up to the whole canvas's.
     fast = FAST_COMPOSITE and fused.usable(canvas, target) and canvas.dtype == torch.float32 and canvas.is_contiguous()
     bands = [_Band(y0, y1, boxes, w, chunk_pixels, fast) for y0, y1 in _bands(boxes, h, w, band_pixels)]
-    z = logit(((strokes[:, :10] - lo) / span).clamp(0.002, 0.998))
-    zc = logit(strokes[:, 10:13].clamp(0.002, 0.998))
+    # the shape numbers' logits within their windows' bounds, then the colours' logits: one Adam
+    zall = torch.cat([logit(((strokes[:, :N_SHAPE] - lo) / span).clamp(0.002, 0.998)),
+                      logit(strokes[:, COLOR].clamp(0.002, 0.998))], 1)
+    z, zc = zall[:, :N_SHAPE], zall[:, COLOR]  # views: the Adam step updates them in place
+    opt = Adam(zall, stop=stop)
     par = lambda z: lo + span * torch.sigmoid(z)  # noqa: E731
-    m1, m2 = torch.zeros(n, 13), torch.zeros(n, 13)
-    b1, b2 = 0.9, 0.999
     tgt = target[:3]
     scale = 2.0 / tgt.numel()  # d mean((C - T)^2) / dC
     best, best_loss, losses = strokes.clone(), float("inf"), []
     for it in range(iters + 1):  # the last pass only measures the final step's loss
         last = it == iters or (deadline is not None and time.monotonic() > deadline)
         s = par(z)
-        col = torch.sigmoid(zc) if not fixed_colors else strokes[:, 10:13]
+        col = torch.sigmoid(zc) if not fixed_colors else strokes[:, COLOR]
         colors = col if ch_n == 3 else torch.cat([col, torch.ones(n, 1)], 1)
         zg = z.detach().requires_grad_(True)
         gc = torch.zeros(n, ch_n)
@@ -169,17 +173,13 @@ def refine_windowed(target: Tensor, strokes: Tensor, frames: Tensor, native: Ten
         if last:
             break
         with torch.no_grad():
-            grad = torch.zeros(n, 13)
+            grad = torch.zeros(n, N_PARAMS)
             if zg.grad is not None:
-                grad[:, :10] = zg.grad
+                grad[:, :N_SHAPE] = zg.grad
             if not fixed_colors:
                 sc = torch.sigmoid(zc)
-                grad[:, 10:13] = gc[:, :3] * sc * (1 - sc)
-            m1.mul_(b1).add_(grad, alpha=1 - b1)
-            m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-            step = (m1 / (1 - b1 ** (it + 1))) / ((m2 / (1 - b2 ** (it + 1))).sqrt() + 1e-8) * lr
-            z = z - step[:, :10]
-            zc = zc - step[:, 10:13]
+                grad[:, COLOR] = gc[:, :3] * sc * (1 - sc)
+        opt.step(grad, lr)
         if on_iter is not None:
             on_iter()
     return best.clamp(0.0, 1.0), losses

@@ -1,12 +1,10 @@
-"""Stroke optimisation through the differentiable (soft) rasteriser.
+"""Dense stroke optimisation through the differentiable (soft) rasteriser, and the helpers the windowed
+optimisers share.
 
-Two uses:
-* `optimize_strokes`: paint from scratch, coarse to fine.  Strokes are added in stages; each stage
-  seeds its strokes where the canvas is most wrong (size shrinking stage by stage, colour read from
-  the target, direction along the local edges) and optimises them with Adam against the target,
-  the strokes of earlier stages held fixed underneath; a final pass optimises all strokes jointly.
 * `refine_strokes`: take existing strokes (e.g. the agent's) and optimise all their parameters jointly
-  against a (possibly higher-resolution) target.
+  against a target, every stroke rendered on the whole canvas (the refine method for shapes without a
+  windowed joint pass: `joint_windowed.supports`).
+* `oriented_strokes`: new strokes along the local edges, coloured from the target (the optimiser's seeds).
 
 Parameters are optimised as logits (stroke = sigmoid(z)), so they stay inside [0, 1].
 """
@@ -14,25 +12,15 @@ Parameters are optimised as logits (stroke = sigmoid(z)), so they stay inside [0
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm import tqdm
 
-from ..stroke import COLOR, N_PARAMS, N_SHAPE, Shape, get_shape
+from ..stroke import COLOR, N_PARAMS, N_SHAPE, get_shape
 from ..stroke.canvas import composite, stroke_colors
-
-
-@dataclass
-class OptimizeConfig:
-    stages: int = 4  # coarse-to-fine stages (stroke count doubles each stage)
-    iters: int = 40  # Adam iterations per stage
-    final_iters: int = 60  # joint iterations over all strokes at the end
-    lr: float = 0.08  # Adam LR on the logits
-    min_res: int = 32  # stages run at half resolution per stage before the last (big strokes need no
-    # detail), down to this long side; the last stage and the joint pass run at full resolution
+from .adam import Adam
 
 
 def logit(x: Tensor, eps: float = 1e-3) -> Tensor:
@@ -52,7 +40,7 @@ def render_soft(shape, strokes: Tensor, frames: Tensor, native: float, canvas: T
 def snap_palette(strokes: Tensor, palette: Tensor, channels: int = 3) -> Tensor:
     """Colours restricted to a palette (P, 3): each stroke takes the palette colour nearest its RGB
     (straight-through, so the RGB numbers still receive gradients)."""
-    rgb = strokes[:, 10:13]
+    rgb = strokes[:, COLOR]
     idx = torch.cdist(rgb.detach(), palette).argmin(1)
     snapped = rgb + (palette[idx] - rgb).detach()
     if channels == 4:
@@ -64,18 +52,6 @@ def _blur(x: Tensor, k: int) -> Tensor:
     if k <= 1:
         return x
     return F.avg_pool2d(x[None], k, stride=1, padding=k // 2, count_include_pad=False)[0][..., : x.shape[-2], : x.shape[-1]]
-
-
-def seed_strokes(shape, target: Tensor, canvas: Tensor, n: int, scale: float, side: float, gen: torch.Generator) -> Tensor:
-    """n new strokes (n, 13) where |target - canvas| is largest, about ``scale`` px long, oriented
-    along the local edges, coloured from the target; frame side ``side`` px at the origin."""
-    _, h, w = target.shape
-    k = max(1, int(scale // 2) | 1)
-    err = _blur((target - canvas[:3]).abs().sum(0, keepdim=True), k)[0]
-    prob = (err.flatten() + 1e-6) ** 2
-    idx = torch.multinomial(prob / prob.sum(), n, replacement=n > prob.numel(), generator=gen)
-    iy, ix = idx // w, idx % w
-    return oriented_strokes(shape, target, iy, ix, scale, k, side, _blur(target, k)[:, iy, ix].T, gen)
 
 
 def oriented_strokes(shape, target: Tensor, iy: Tensor, ix: Tensor, length: float, k: int, side: float, colors: Tensor,
@@ -95,82 +71,20 @@ def oriented_strokes(shape, target: Tensor, iy: Tensor, ix: Tensor, length: floa
     return s.clamp(0.01, 0.99)
 
 
-def _optimise(z: Tensor, loss_fn, iters: int, lr: float, bar: tqdm | None) -> Tensor:
-    z = z.detach().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=lr)
+def refine_strokes(target, strokes, frames, native, shape_name, canvas, iters=60, lr=0.04, palette=None, bar=None,
+                   clips=None, stop: Callable[[], bool] | None = None):
+    """Optimise all stroke parameters (N, 13) jointly so that their painting over ``canvas`` matches
+    ``target`` (3, H, W); frames (N, 3) in pixels of the target.  ``shape_name``: a shape or its name.
+    ``stop``: checked before every iteration (`adam.Stopped`).  Returns the refined strokes."""
+    shape = get_shape(shape_name)
+    z = logit(strokes).detach()
+    opt = Adam(z, stop=stop)
     for _ in range(iters):
-        loss = loss_fn(torch.sigmoid(z))
-        opt.zero_grad(set_to_none=True)
+        zg = z.detach().requires_grad_(True)
+        loss = F.mse_loss(render_soft(shape, torch.sigmoid(zg), frames, native, canvas, palette, clips)[:3], target)
         loss.backward()
-        opt.step()
+        opt.step(zg.grad, lr)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(psnr=f"{-10 * math.log10(max(loss.item(), 1e-10)):.2f}dB")
-    return torch.sigmoid(z.detach())
-
-
-def optimize_strokes(
-    target: Tensor,
-    n_strokes: int,
-    shape_name: str | Shape,
-    canvas: Tensor,
-    cfg: OptimizeConfig = OptimizeConfig(),  # noqa: B008  (never mutated)
-    seed: int = 0,
-    palette: Tensor | None = None,
-    progress: bool = True,
-    native: float | None = None,
-    on_stage=None,
-) -> tuple[Tensor, Tensor]:
-    """Paint ``target`` (3, H, W) in [0, 1] with exactly ``n_strokes`` strokes over ``canvas`` (C, H, W:
-    the background, or a painting to continue).  Returns (strokes (N, 13), frames (N, 3)); the frame
-    of every stroke is the square (0, 0, max(H, W)); ``native`` sets the brush scale (default: that side).
-    ``on_stage(strokes, frames)`` is called with each stage's new strokes (live views).
-    """
-    shape = get_shape(shape_name)
-    _, h, w = target.shape
-    side = float(max(h, w))
-    native = side if native is None else native
-    gen = torch.Generator().manual_seed(seed)
-    # Stage sizes double: n, 2n, 4n ... summing to n_strokes.
-    st = max(1, min(cfg.stages, n_strokes))
-    weights = [2**i for i in range(st)]
-    counts = [max(1, n_strokes * wgt // sum(weights)) for wgt in weights]
-    counts[-1] += n_strokes - sum(counts)
-    frames_all = torch.tensor([0.0, 0.0, side]).expand(n_strokes, 3).contiguous()
-    done: list[Tensor] = []
-    total = st * cfg.iters + cfg.final_iters
-    bar = tqdm(total=total, desc="optimize", disable=not progress, leave=False, dynamic_ncols=True)
-    for i, n in enumerate(counts):
-        # Stage resolution: full for the last stage, halved per stage before it (>= min_res).  Strokes are
-        # frame-relative, so a stroke optimised on a smaller frame is the same stroke at full size.
-        f = min(1.0, max(cfg.min_res / side, 2.0 ** (i - (st - 1))))
-        hi, wi = max(1, round(h * f)), max(1, round(w * f))
-        tgt = target if f == 1.0 else F.interpolate(target[None], size=(hi, wi), mode="area")[0]
-        with torch.no_grad():
-            base = canvas if f == 1.0 else F.interpolate(canvas[None], size=(hi, wi), mode="area")[0]
-            if done:
-                prev = torch.cat(done)
-                base = render_soft(shape, prev, frames_all[: len(prev)] * f, native * f, base, palette)
-        scale = side * f * 0.5 / (2 ** (i * 0.75))
-        init = seed_strokes(shape, tgt, base, n, scale, side * f, gen)
-        fr = frames_all[:n] * f
-        new = _optimise(logit(init), lambda s, fr=fr, tgt=tgt, base=base, f=f: F.mse_loss(
-            render_soft(shape, s, fr, native * f, base, palette)[:3], tgt), cfg.iters, cfg.lr, bar)
-        done.append(new)
-        if on_stage is not None:
-            on_stage(new, frames_all[:n])
-    strokes = torch.cat(done)
-    if cfg.final_iters:
-        strokes = refine_strokes(target, strokes, frames_all, native, shape_name, canvas, cfg.final_iters, cfg.lr * 0.5, palette, bar)
-    bar.close()
-    return strokes, frames_all
-
-
-def refine_strokes(target, strokes, frames, native, shape_name, canvas, iters=60, lr=0.04, palette=None, bar=None,
-                   clips=None):
-    """Optimise all stroke parameters (N, 13) jointly so that their painting over ``canvas`` matches
-    ``target`` (3, H, W); frames (N, 3) in pixels of the target.  ``shape_name``: a shape or its name.
-    Returns the refined strokes."""
-    shape = get_shape(shape_name)
-    loss = lambda s: F.mse_loss(render_soft(shape, s, frames, native, canvas, palette, clips)[:3], target)  # noqa: E731
-    return _optimise(logit(strokes), loss, iters, lr, bar)
+    return torch.sigmoid(z)

@@ -28,18 +28,20 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from ..stroke import Shape, get_shape
+from ..stroke import COLOR, N_PARAMS, N_SHAPE, Shape, get_shape
 from ..stroke.base import area_chunks, windows_from_boxes
 from ..stroke.bezier import Bezier
 from ..stroke.canvas import paint_strokes, stroke_colors
+from .adam import Adam, check_stop
 from .joint_windowed import refine_windowed
 from .joint_windowed import supports as supports_joint
 from .optimize import _blur, logit, oriented_strokes
@@ -297,19 +299,17 @@ def window_bounds(shape, init, frames, native, cfg):
     return lo, hi, torch.cat([e_lo - pad, e_hi + pad], 1)
 
 
-def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, palette, deadline, bar):
+def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, palette, deadline, bar, stop=None):
     """Optimise strokes init (m, 13) independently in their windows; returns (m, 13) with colours."""
     h, w = target.shape[-2:]
     lo, hi, boxes = window_bounds(shape, init, frames, native, cfg)
     chunks = [_Chunk(idx, windows_from_boxes(boxes[idx], h, w), canvas, target, h, w, frames, native)
               for idx in area_chunks(boxes, h, w, cfg.chunk_pixels)]
     span = hi - lo
-    u0 = ((init[:, :10] - lo) / span).clamp(0.002, 0.998)
+    u0 = ((init[:, :N_SHAPE] - lo) / span).clamp(0.002, 0.998)
     z = logit(u0).requires_grad_(True)
     par = lambda z: lo + span * torch.sigmoid(z)  # noqa: E731
-    # Adam by hand: torch.optim's first step costs seconds (it imports torch._dynamo).
-    m1, m2 = torch.zeros_like(z), torch.zeros_like(z)
-    b1, b2 = 0.9, 0.999
+    opt = Adam(z, stop=stop)
     for it in range(iters):
         if deadline is not None and time.monotonic() > deadline:
             break
@@ -323,21 +323,16 @@ def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, pal
                 tot += float((err.detach() - ch.base).sum())
         if _DEBUG and it in (0, iters - 1):
             print(f"  iter {it}: gain {-tot:.2f} chunks {len(chunks)} px {sum(len(c.idx) * c.win.h * c.win.w for c in chunks)}")
-        with torch.no_grad():
-            g = z.grad
-            m1.mul_(b1).add_(g, alpha=1 - b1)
-            m2.mul_(b2).addcmul_(g, g, value=1 - b2)
-            step = lr / (1 - b1 ** (it + 1))
-            z.addcdiv_(m1, (m2 / (1 - b2 ** (it + 1))).sqrt_().add_(1e-8), value=-step)
+        opt.step(z.grad, lr)
         if bar is not None:
             bar.update(1)
-    out = torch.empty(len(init), 13)
+    out = torch.empty(len(init), N_PARAMS)
     with torch.no_grad():
         s = par(z)
-        out[:, :10] = s
+        out[:, :N_SHAPE] = s
         for ch in chunks:
             _, _, c = ch.loss(shape, s[ch.idx], palette, cfg.border)
-            out[ch.idx, 10:13] = c
+            out[ch.idx, COLOR] = c
     return out.clamp(0.0, 1.0)
 
 
@@ -409,6 +404,7 @@ def paint_windowed(
     deadline: float | None = None,
     on_refined=None,
     painted: int = 0,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Paint ``target`` (3, H, W) in [0, 1] with exactly ``n_strokes`` strokes over ``canvas`` (C, H, W).
 
@@ -417,7 +413,8 @@ def paint_windowed(
     ``on_stage(strokes, frames)``: called with each stage's kept strokes; ``on_refined(strokes, frames)``:
     with all strokes after the joint pass (they replace the earlier ones).  ``painted``: strokes already on
     ``canvas`` that count towards the stroke size (L ~ side / sqrt(strokes so far)): the new strokes are
-    sized as the detail that follows them, not as a first layer.
+    sized as the detail that follows them, not as a first layer.  ``stop()``: checked before every
+    iteration of every stage and of the joint pass; True raises `adam.Stopped`.
     """
     cfg = cfg if cfg is not None else DetailConfig()
     if n_strokes is None and deadline is None:
@@ -431,9 +428,9 @@ def paint_windowed(
         joint = cfg.joint_iters > 0 and supports_joint(shape)
         stage_deadline = deadline if deadline is None or not joint else start + (deadline - start) * cfg.joint_share
         strokes, frames = _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progress, native,
-                                          on_stage, stage_deadline, painted)
+                                          on_stage, stage_deadline, painted, stop)
         if joint and len(strokes):
-            strokes = _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadline)
+            strokes = _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadline, stop)
             if on_refined is not None:
                 on_refined(strokes, frames)
         return strokes, frames
@@ -441,7 +438,7 @@ def paint_windowed(
         torch.set_num_threads(threads)
 
 
-def _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadline):
+def _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadline, stop=None):
     """The joint pass (`joint_windowed.refine_windowed`) at the finest working resolution."""
     _, H, W = target.shape
     side = float(max(H, W))
@@ -454,119 +451,176 @@ def _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadl
     out, _ = refine_windowed(_resize(target, hs, ws), strokes, fr, nat, shape, _resize(canvas, hs, ws),
                              lambda st, f_, n_: window_bounds(shape, st, f_, n_, cfg), cfg.joint_iters, cfg.joint_lr,
                              cfg.chunk_pixels, fixed_colors=palette is not None, deadline=deadline,
-                             fixed=int(cfg.joint_fixed * n), on_iter=lambda: bar.update(1))
+                             fixed=int(cfg.joint_fixed * n), on_iter=lambda: bar.update(1), stop=stop)
     bar.close()
     return out
 
 
+@dataclass
+class _Run:
+    """One windowed painting in progress: what `_paint_windowed`'s steps read and update."""
+
+    target: Tensor  # (3, H, W) at the output's size
+    canvas: Tensor  # (C, H, W) what the strokes are painted over
+    shape: Shape
+    cfg: DetailConfig
+    palette: Tensor | None
+    native: float  # the brush scale at the output's size
+    n_strokes: int | None
+    painted: int  # strokes already on the canvas (they count towards the stroke size)
+    deadline: float | None
+    gen: torch.Generator
+    stop: Callable[[], bool] | None
+    kept: list[Tensor] = field(default_factory=list)  # each stage's kept strokes
+    n_kept: int = 0
+    carry: int = 0  # strokes a stage could not seed or did not keep: the next stage's to place
+    rate: float | None = None  # seconds per window pixel x iteration, measured
+    f: float | None = None  # the current stage resolution (fraction of the output's size)
+    stage_canvas: Tensor | None = None  # canvas and target at that resolution
+    stage_target: Tensor | None = None
+
+    @property
+    def side(self) -> float:
+        return float(max(self.target.shape[1:]))
+
+
 def _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progress, native, on_stage, deadline,
-                    painted=0):
-    _, H, W = target.shape
-    side = float(max(H, W))
-    native = side if native is None else float(native)
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+                    painted=0, stop=None):
+    """The stages: each seeds strokes where the error is, optimises them in their windows and keeps those
+    that help; returns (strokes (N, 13), frames (N, 3): the whole canvas) at most ``n_strokes``."""
+    run = _Run(target, canvas, shape, cfg, palette, float(max(target.shape[1:])) if native is None else float(native),
+               n_strokes, painted, deadline, torch.Generator().manual_seed(seed), stop)
     plan = stage_plan(n_strokes, cfg)
-    full_res = float(cfg.max_res) if cfg.max_res else side
-    rate = None  # seconds per window pixel x iteration, measured
-    kept: list[Tensor] = []
-    n_kept = 0
-    cur_f, cur_canvas, cur_target = None, None, None
     bar = tqdm(total=sum(plan) if n_strokes is not None else None, desc="optimize", disable=not progress,
                leave=False, dynamic_ncols=True, unit="stroke")
-    carry = 0
-    k = 0
-    retries = 0
-    while True:
-        if k < len(plan):
-            m = plan[k] + carry
-        elif carry and retries < cfg.retries:
-            m, retries = carry, retries + 1
-        elif carry:  # last resort: keep the remaining strokes whatever they do (exact budget)
-            m, retries = carry, retries + 1
-        else:
+    for k, m, force in _stages(run, plan):
+        check_stop(stop)
+        length = _stage_resolution(run, m)
+        init, fr, nat = _stage_seeds(run, m, length)
+        iters = _stage_iterations(run, init, fr, nat)
+        if iters is None:  # out of time for any stage
             break
-        if n_strokes is None and deadline is not None and k > 0 and time.monotonic() > deadline:
-            break
-        carry = 0
-        force = k >= len(plan) and retries > cfg.retries
-        # Stroke scale and the resolution that suits it.
-        length = min(cfg.max_length * side, cfg.coverage * side / math.sqrt(painted + n_kept + 0.5 * m))
-        f = min(full_res / side, max(16.0 / side, cfg.min_width / (0.4 * length)))
-        hs, ws = max(1, round(H * f)), max(1, round(W * f))
-        if cur_f is None or (hs, ws) != cur_canvas.shape[-2:]:
-            cur_f = f
-            cur_target = _resize(target, hs, ws)
-            cur_canvas = _resize(canvas, hs, ws).clone()
-            if kept:
-                prev = torch.cat(kept)
-                fr = torch.tensor([0.0, 0.0, side * f]).expand(len(prev), 3)
-                paint_strokes(cur_canvas, shape, prev, fr, native * f)
-        f = cur_f
-        ls = length * f  # stroke length in stage px
-        err = _error_map(cur_target, cur_canvas, max(1, int(ls // 4) | 1))
-        init = _seed(shape, cur_target, err, m, ls, max(1, int(cfg.cell * ls)), side * f, gen)
-        if len(init) < m:
-            carry += m - len(init)
-        fr = torch.tensor([0.0, 0.0, side * f]).expand(len(init), 3).contiguous()
-        nat = torch.full((len(init),), native * f)
-        # Iterations fitted to the time left: the remaining planned work shares it.
-        # Stages of few strokes are cheap: more iterations there (up to cfg.boost x).
-        iters = round(cfg.iters * min(cfg.boost, max(1.0, 64 / max(1, len(init)))))
-        if deadline is not None and len(init):
-            boxes = shape.boxes(init, fr, nat)
-            bw = (boxes[:, 2] - boxes[:, 0]) * (1 + 2 * cfg.margin) + 4
-            bh = (boxes[:, 3] - boxes[:, 1]) * (1 + 2 * cfg.margin) + 4
-            work = float((bw.clamp(max=ws) * bh.clamp(max=hs)).sum())
-            left = deadline - time.monotonic()
-            if n_strokes is not None:
-                # This stage's share of the time left: its strokes' share of the strokes left (the work
-                # per stroke is about constant: each stage's resolution follows its stroke size).
-                share = left * len(init) / max(1, n_strokes - n_kept)
-            else:
-                share = left
-            est = rate if rate is not None else 6e-7 / max(1, torch.get_num_threads() ** 0.7)
-            fit = int(share / max(est * work, 1e-9))
-            iters = max(0, min(iters, fit))
-            if n_strokes is None and fit < max(2, cfg.iters // 4) and k > 0:
-                # Not enough time for this stage: a smaller one that fits, or stop.
-                scale = fit / max(2, cfg.iters // 4)
-                keep_n = int(len(init) * scale)
-                if keep_n < 1:
-                    break
-                init, fr, nat = init[:keep_n], fr[:keep_n], nat[:keep_n]
-                iters = max(2, cfg.iters // 4)
+        init, fr, nat, iters = iters
         t0 = time.monotonic()
-        new = _optimise_stage(shape, init, fr, nat, cur_canvas, cur_target, cfg, iters, palette, deadline, None) \
-            if len(init) else init
-        if iters > 0 and len(init):
-            boxes = shape.boxes(init, fr, nat)
-            bw = (boxes[:, 2] - boxes[:, 0]) * (1 + 2 * cfg.margin) + 4
-            bh = (boxes[:, 3] - boxes[:, 1]) * (1 + 2 * cfg.margin) + 4
-            work = float((bw.clamp(max=ws) * bh.clamp(max=hs)).sum())
-            r = (time.monotonic() - t0) / max(1.0, work * iters)
-            rate = r if rate is None else 0.5 * (rate + r)
-        keep = _composite_accept(cur_canvas, cur_target, shape, new, fr, nat, force=force) if len(new) else \
-            torch.zeros(0, dtype=torch.bool)
-        good = new[keep]
-        kept.append(good)
-        n_kept += len(good)
-        carry += int((~keep).sum())
+        new = _optimise_stage(shape, init, fr, nat, run.stage_canvas, run.stage_target, cfg, iters, palette, deadline,
+                              None, stop) if len(init) else init
+        _measure_rate(run, init, fr, nat, iters, time.monotonic() - t0)
+        good = _keep_helpful(run, new, fr, nat, force)
         bar.update(len(good))
         if _DEBUG:
-            mse = float(((cur_canvas[:3] - cur_target) ** 2).mean())
-            print(f"stage {k}: m={len(init)} kept={len(good)} L={length:.1f}px f={f:.3f} res={ws}x{hs} iters={iters} "
-                  f"t={time.monotonic() - t0:.2f}s psnr@res={-10 * math.log10(max(mse, 1e-10)):.2f}", flush=True)
+            mse = float(((run.stage_canvas[:3] - run.stage_target) ** 2).mean())
+            print(f"stage {k}: m={len(init)} kept={len(good)} L={length:.1f}px f={run.f:.3f} "
+                  f"res={tuple(run.stage_canvas.shape[1:])} iters={iters} t={time.monotonic() - t0:.2f}s "
+                  f"psnr@res={-10 * math.log10(max(mse, 1e-10)):.2f}", flush=True)
         if on_stage is not None and len(good):
-            on_stage(good, torch.tensor([0.0, 0.0, side]).expand(len(good), 3))
-        k += 1
-        if n_strokes is not None and n_kept >= n_strokes:
+            on_stage(good, torch.tensor([0.0, 0.0, run.side]).expand(len(good), 3))
+        if n_strokes is not None and run.n_kept >= n_strokes:
             break
         if n_strokes is None and deadline is not None and time.monotonic() > deadline:
             break
     bar.close()
-    strokes = torch.cat(kept) if kept else torch.zeros(0, 13)
+    strokes = torch.cat(run.kept) if run.kept else torch.zeros(0, N_PARAMS)
     if n_strokes is not None:
         strokes = strokes[:n_strokes]
-    frames = torch.tensor([0.0, 0.0, side]).expand(len(strokes), 3).contiguous()
-    return strokes, frames
+    return strokes, torch.tensor([0.0, 0.0, run.side]).expand(len(strokes), 3).contiguous()
+
+
+def _stages(run: _Run, plan: list[int]):
+    """Yield (stage index, strokes to place, force): the planned stages, each with the strokes carried
+    over; then up to ``cfg.retries`` stages for what is still carried; then one that keeps whatever it
+    paints (``force``: the budget is exact).  A time budget alone ends the stages at its deadline."""
+    k = retries = 0
+    while True:
+        if k < len(plan):
+            m = plan[k] + run.carry
+        elif run.carry:
+            m, retries = run.carry, retries + 1
+        else:
+            return
+        if run.n_strokes is None and run.deadline is not None and k > 0 and time.monotonic() > run.deadline:
+            return
+        run.carry = 0
+        yield k, m, k >= len(plan) and retries > run.cfg.retries
+        k += 1
+
+
+def _stage_resolution(run: _Run, m: int) -> float:
+    """The stroke length (output px) for a stage of m strokes, and the resolution that suits it: the
+    stage's canvas and target are re-made (the kept strokes painted again) when it changes."""
+    cfg, side = run.cfg, run.side
+    _, H, W = run.target.shape
+    length = min(cfg.max_length * side, cfg.coverage * side / math.sqrt(run.painted + run.n_kept + 0.5 * m))
+    full_res = float(cfg.max_res) if cfg.max_res else side
+    f = min(full_res / side, max(16.0 / side, cfg.min_width / (0.4 * length)))
+    hs, ws = max(1, round(H * f)), max(1, round(W * f))
+    if run.f is None or (hs, ws) != run.stage_canvas.shape[-2:]:
+        run.f = f
+        run.stage_target = _resize(run.target, hs, ws)
+        run.stage_canvas = _resize(run.canvas, hs, ws).clone()
+        if run.kept:
+            prev = torch.cat(run.kept)
+            paint_strokes(run.stage_canvas, run.shape, prev, torch.tensor([0.0, 0.0, side * f]).expand(len(prev), 3),
+                          run.native * f)
+    return length
+
+
+def _stage_seeds(run: _Run, m: int, length: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Up to m new strokes (n, 13) where the stage's error is, ~length px long, with their frames (n, 3)
+    and brush scales (n,) at the stage's resolution; the strokes it could not seed are carried."""
+    ls = length * run.f  # stroke length in stage px
+    err = _error_map(run.stage_target, run.stage_canvas, max(1, int(ls // 4) | 1))
+    init = _seed(run.shape, run.stage_target, err, m, ls, max(1, int(run.cfg.cell * ls)), run.side * run.f, run.gen)
+    run.carry += m - len(init)
+    fr = torch.tensor([0.0, 0.0, run.side * run.f]).expand(len(init), 3).contiguous()
+    return init, fr, torch.full((len(init),), run.native * run.f)
+
+
+def _window_work(run: _Run, init: Tensor, fr: Tensor, nat: Tensor) -> float:
+    """Window pixels the stage's strokes optimise in (the unit of the time model)."""
+    hs, ws = run.stage_canvas.shape[-2:]
+    boxes = run.shape.boxes(init, fr, nat)
+    bw = (boxes[:, 2] - boxes[:, 0]) * (1 + 2 * run.cfg.margin) + 4
+    bh = (boxes[:, 3] - boxes[:, 1]) * (1 + 2 * run.cfg.margin) + 4
+    return float((bw.clamp(max=ws) * bh.clamp(max=hs)).sum())
+
+
+def _stage_iterations(run: _Run, init: Tensor, fr: Tensor, nat: Tensor):
+    """(init, fr, nat, iterations) for the stage: ``cfg.iters``, more for stages of few strokes (they are
+    cheap: up to ``cfg.boost`` x), fitted to the time left under a deadline (this stage's share of it:
+    its strokes' share of the strokes left); with a time budget alone, a stage that cannot fit is cut
+    to the strokes that can.  None: no time for any stage, stop."""
+    cfg = run.cfg
+    iters = round(cfg.iters * min(cfg.boost, max(1.0, 64 / max(1, len(init)))))
+    if run.deadline is None or not len(init):
+        return init, fr, nat, iters
+    left = run.deadline - time.monotonic()
+    share = left * len(init) / max(1, run.n_strokes - run.n_kept) if run.n_strokes is not None else left
+    est = run.rate if run.rate is not None else 6e-7 / max(1, torch.get_num_threads() ** 0.7)
+    fit = int(share / max(est * _window_work(run, init, fr, nat), 1e-9))
+    iters = max(0, min(iters, fit))
+    if run.n_strokes is None and fit < max(2, cfg.iters // 4) and run.kept:  # not the first stage
+        keep_n = int(len(init) * fit / max(2, cfg.iters // 4))
+        if keep_n < 1:
+            return None
+        init, fr, nat = init[:keep_n], fr[:keep_n], nat[:keep_n]
+        iters = max(2, cfg.iters // 4)
+    return init, fr, nat, iters
+
+
+def _measure_rate(run: _Run, init: Tensor, fr: Tensor, nat: Tensor, iters: int, seconds: float) -> None:
+    """Update the time model: seconds per window pixel x iteration (a running mean)."""
+    if iters > 0 and len(init):
+        r = seconds / max(1.0, _window_work(run, init, fr, nat) * iters)
+        run.rate = r if run.rate is None else 0.5 * (run.rate + r)
+
+
+def _keep_helpful(run: _Run, new: Tensor, fr: Tensor, nat: Tensor, force: bool) -> Tensor:
+    """Paint the stage's strokes that lower the error (all if ``force``) onto the stage canvas; the
+    others are carried to the next stage.  Returns the kept strokes."""
+    keep = _composite_accept(run.stage_canvas, run.stage_target, run.shape, new, fr, nat, force=force) if len(new) \
+        else torch.zeros(0, dtype=torch.bool)
+    good = new[keep]
+    run.kept.append(good)
+    run.n_kept += len(good)
+    run.carry += int((~keep).sum())
+    return good

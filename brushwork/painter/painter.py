@@ -30,6 +30,7 @@ from ..schedule.color_fit import fit_colors
 from ..schedule.tiles import TILINGS, agent_passes, default_passes, resolve_tiling
 from ..stroke import SHAPES, get_shape
 from ..stroke.canvas import Background, snap_to_palette
+from .adam import check_stop
 from .agent_loop import agent_strokes
 from .joint_windowed import refine_windowed
 from .joint_windowed import supports as supports_joint
@@ -111,7 +112,8 @@ class PaintConfig:
 
 
 def paint(image, config: PaintConfig | None = None, resume: Painting | None = None, on_strokes=None,
-          on_phase: Callable[[str, float], None] | None = None, **overrides) -> Painting:
+          on_phase: Callable[[str, float], None] | None = None, stop: Callable[[], bool] | None = None,
+          **overrides) -> Painting:
     """Paint ``image`` (path, PIL image, HxWx3 uint8 array or `LoadedImage`) -> `Painting`.
 
     Keyword overrides are `PaintConfig` fields, e.g. ``paint("cat.jpg", strokes=500, method="agent")``.
@@ -123,12 +125,15 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
     ``replace``: True when the event holds *all* strokes, replacing earlier ones (after refinement).
     ``on_phase(name, seconds)``: called as each phase ends; the phases' times are also in
     ``metrics["phases"]``.
+    ``stop()``: asked before every optimiser iteration and every agent step; when it returns True the
+    painting ends at once, raising `adam.Stopped` (the web app's cancel).
     """
     cfg = merge_config(config, overrides)
     phases = Phases(on_phase)
     t0 = time.time()
     with phases("load_s"):
         plan = plan_painting(image, cfg, resume)
+    plan.stop = stop
     live = LiveView(on_strokes, plan)
     with phases("optimize_s" if plan.method == "optimize" else "agent_loop_s"):
         strokes, frames, clips, native = produce_strokes(plan, resume, live)
@@ -136,6 +141,7 @@ def paint(image, config: PaintConfig | None = None, resume: Painting | None = No
         strokes, frames, clips = append_to(plan.old, strokes, frames, clips, plan.ww, plan.wh)
     if plan.method == "optimize":  # its final joint pass moved every new stroke: resend them all
         live(strokes, frames, clips, replace=True)
+    check_stop(stop)
     if plan.method == "refine":
         with phases("refine_s"):
             strokes, frames, clips = refine(plan, strokes, frames, clips, native)
@@ -200,6 +206,7 @@ class Plan:
     canvas: torch.Tensor  # what the new strokes are painted on (C, wh, ww)
     start: torch.Tensor  # what refinement paints over: the background (the resumed strokes are refined too)
     deadline: float | None = None  # time.monotonic() by which the optimiser must stop (--seconds)
+    stop: Callable[[], bool] | None = None  # the caller's stop callback (`paint`)
 
 
 def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
@@ -343,7 +350,7 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
             strokes, frames = paint_windowed(plan.target, n or None, get_shape(cfg.shape, compiled=cfg.compile), plan.canvas,
                                              dcfg, cfg.seed, plan.palette, progress=not cfg.quiet, native=native,
                                              on_stage=lambda s, f: live(s, f, None), deadline=plan.deadline,
-                                             on_refined=lambda s, f: live(s, f, None, replace=True))
+                                             on_refined=lambda s, f: live(s, f, None, replace=True), stop=plan.stop)
             plan.n = plan.n_old + len(strokes)  # a time budget alone decides the count
             bar.total = len(strokes)
             bar.update(len(strokes))
@@ -364,7 +371,7 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
 
         strokes, frames, clips = agent_strokes(plan.policy, plan.target, n, cfg.shape,
                                                resolve_tiling(cfg.tiles, plan.policy), plan.canvas, plan.passes,
-                                               plan.palette, bar, native, live, recolor, repaint)
+                                               plan.palette, bar, native, live, recolor, repaint, stop=plan.stop)
         return strokes, frames, clips, native
     finally:
         bar.close()
@@ -402,17 +409,17 @@ def refine(plan: Plan, strokes: torch.Tensor, frames: torch.Tensor, clips: torch
     shape = get_shape(cfg.shape, compiled=cfg.compile)
     if not supports_joint(shape):
         return refine_strokes(plan.target, strokes, frames, native, shape, plan.start, cfg.refine_iters, 0.03,
-                              plan.palette, clips=clips), frames, clips
+                              plan.palette, clips=clips, stop=plan.stop), frames, clips
     dcfg = detail_config(cfg.detail)  # the windows' margins: as the optimiser's joint pass
     if cfg.reseed > 0:
         strokes, frames = reseed(plan.target, plan.start, shape, strokes, frames, native, cfg.reseed, dcfg, cfg.seed,
-                                 plan.palette)
+                                 plan.palette, stop=plan.stop)
         if recolors(plan):  # the seeds' colours too (dev photos, 200 strokes, 45 iterations: 26.23 -> 26.36 dB)
             strokes = fit_colors(plan.start, plan.target, shape, strokes, frames, native)
     out, _ = refine_windowed(plan.target, strokes, frames.contiguous(), torch.full((len(strokes),), float(native)), shape,
                              plan.start.clone(), lambda st, f, n: window_bounds(shape, st, f, n, dcfg), cfg.refine_iters,
                              REFINE_LR, dcfg.chunk_pixels, fixed_colors=plan.palette is not None,
-                             fixed=int(REFINE_FIXED * len(strokes)))
+                             fixed=int(REFINE_FIXED * len(strokes)), stop=plan.stop)
     return out, frames, None
 
 

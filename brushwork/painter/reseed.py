@@ -77,12 +77,12 @@ def kept_canvas(canvas: Tensor, shape: Shape, strokes: Tensor, frames: Tensor, n
 
 def reseed(target: Tensor, start: Tensor, shape: Shape, strokes: Tensor, frames: Tensor, native: float,
            fraction: float, cfg: DetailConfig, seed: int = 0, palette: Tensor | None = None,
-           keep_first: int = 0) -> tuple[Tensor, Tensor]:
+           keep_first: int = 0, stop=None) -> tuple[Tensor, Tensor]:
     """Replace the ``fraction`` of ``strokes`` (N, 13; frames (N, 3), brush scale ``native`` px) whose
     removal costs least (`removal_costs` over ``start`` (C, H, W) against ``target`` (3, H, W)) by as
     many strokes of the optimiser's stages (``cfg``; its joint pass is left to the caller), placed where
     the kept strokes leave the largest errors -> (strokes (N, 13), frames (N, 3)): the kept strokes in
-    their order, then the new ones (frames (0, 0, max(H, W)))."""
+    their order, then the new ones (frames (0, 0, max(H, W))).  ``stop``: as `paint_windowed`'s."""
     n = len(strokes)
     nat = torch.full((n,), float(native))
     costs = removal_costs(target, start, shape, strokes, frames, nat)
@@ -93,5 +93,5 @@ def reseed(target: Tensor, start: Tensor, shape: Shape, strokes: Tensor, frames:
     kept, kept_frames = strokes[keep], frames[keep]
     canvas = kept_canvas(start, shape, kept, kept_frames, nat[keep])
     new, new_frames = paint_windowed(target, m, shape, canvas, replace(cfg, joint_iters=0), seed, palette,
-                                     progress=False, native=native, painted=len(kept))
+                                     progress=False, native=native, painted=len(kept), stop=stop)
     return torch.cat([kept, new]), torch.cat([kept_frames, new_frames.to(kept_frames)])

@@ -5,11 +5,10 @@ path) and options; a worker thread paints it with `brushwork.painter.painter.pai
 strokes as an event.  Readers (the SSE route) wait for new events with `Job.wait` from any asyncio
 loop; the painting thread wakes them with ``loop.call_soon_threadsafe``.
 
-Cancelling sets the job's flag; the painting thread checks it in the painter's ``on_strokes``
-callback (after every agent step / optimisation stage) *and* before every optimiser step (a global
-``torch.optim`` step pre-hook that looks at the current thread's job), so a cancelled painting stops
-within one Adam iteration, raising `Cancelled` out of ``paint``.  The same check enforces the
-per-painting time limit.
+Cancelling sets the job's flag; the painting thread checks it through ``paint``'s ``stop`` callback,
+which every optimiser asks before each Adam iteration and the agent before each step, and in the
+``on_strokes`` callback; so a cancelled painting stops within one iteration, raising `Cancelled` out
+of ``paint``.  The same check enforces the per-painting time limit.
 """
 
 from __future__ import annotations
@@ -45,29 +44,6 @@ class Cancelled(Exception):
 
 class QueueFull(Exception):
     """The queue holds ``max_queue`` waiting paintings already."""
-
-
-_local = threading.local()  # .job: the Job the current worker thread is painting
-_hook_lock = threading.Lock()
-_hook_installed = False
-
-
-def _install_step_hook() -> None:
-    """Once per process: check for cancellation before every torch optimiser step (cheap: a
-    thread-local lookup; threads that are not painting a job are unaffected)."""
-    global _hook_installed
-    with _hook_lock:
-        if _hook_installed:
-            return
-        from torch.optim.optimizer import register_optimizer_step_pre_hook
-
-        def hook(optimizer, args, kwargs):
-            job = getattr(_local, "job", None)
-            if job is not None:
-                job.check()
-
-        register_optimizer_step_pre_hook(hook)
-        _hook_installed = True
 
 
 @dataclass
@@ -235,7 +211,6 @@ class JobManager:
         self._lock = threading.Lock()
         self._closed = False
         self.export_slots = threading.BoundedSemaphore(max(1, self.workers))
-        _install_step_hook()
         self._threads = [threading.Thread(target=self._worker, name=f"brushwork-paint-{i}", daemon=True)
                          for i in range(self.workers)]
         for t in self._threads:
@@ -378,10 +353,10 @@ class JobManager:
 
         cfg = PaintConfig(**{**self.paint_defaults, **job.options, "width": job.width, "height": job.height,
                              "quiet": True, "device": self.device, "agent": self.agent})
-        _local.job = job
         try:
             job.check()
-            painting = paint(job.image, cfg, on_strokes=on_strokes)
+            # stop: raises Cancelled itself (with the reason: cancel or the time limit), else False
+            painting = paint(job.image, cfg, on_strokes=on_strokes, stop=lambda: job.check() or False)
         except Cancelled as e:
             self._finish(job, "cancelled", str(e))
             return
@@ -389,7 +364,6 @@ class JobManager:
             self._finish(job, "error", _message(e))
             return
         finally:
-            _local.job = None
             job.image = None
         job.painting = painting
         job.strokes_done = len(painting)
