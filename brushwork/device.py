@@ -1,4 +1,5 @@
-"""torchrun / DistributedDataParallel glue shared by the training scripts.
+"""The machine: the device to run on (`pick_device`), the memory available (`available_memory`), and the
+torchrun / DistributedDataParallel glue shared by the training scripts.
 
 Under ``torchrun`` (WORLD_SIZE > 1) `setup` joins the process group (nccl on CUDA, gloo on CPU) and
 picks this rank's device; otherwise it is a no-op returning rank 0 of 1.
@@ -69,3 +70,29 @@ def mean(d: Dist, value: float, device: torch.device) -> float:
     t = torch.tensor([value], device=device, dtype=torch.float64)
     dist.all_reduce(t)
     return float(t) / d.world
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process (MemAvailable; a cgroup limit if lower)."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    for p in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            v = open(p).read().strip()
+            if v.isdigit() and int(v) < (1 << 60):
+                avail = min(avail, int(v)) if avail else int(v)
+        except OSError:
+            pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError):
+            avail = 1 << 34
+    return int(avail)

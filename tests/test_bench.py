@@ -113,3 +113,22 @@ def test_paper_loop_and_quality():
     a = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
     q = quality(a, a)
     assert q["mse"] == 0 and q["ssim"] == pytest.approx(1.0) and q["psnr"] == pytest.approx(100.0)
+
+
+def test_bench_paint_fetches_the_dev_photos_it_needs(tmp_path, monkeypatch):
+    """A fresh machine: the default images are fetched first (or, with --no-fetch, named as missing)."""
+    from brushwork.bench import paint as bench_paint
+
+    monkeypatch.setenv("BRUSHWORK_DATA", str(tmp_path / "data"))
+    with pytest.raises(ValueError, match="photos"):
+        bench_paint.image_paths(bench_paint.PaintBenchArgs(fetch=False))
+    fetched = []
+
+    def fake_fetch(only=None, **kw):
+        fetched.append(only)
+        raise ValueError("dataset 'photos' could not be fetched here")
+
+    monkeypatch.setattr("brushwork.data.fetch", fake_fetch)
+    with pytest.raises(ValueError, match="could not be fetched"):
+        bench_paint.image_paths(bench_paint.PaintBenchArgs())
+    assert fetched == ["photos"]

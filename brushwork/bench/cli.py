@@ -3,6 +3,8 @@
     brushwork bench renderers        # renderer fidelity and speed -> docs/benchmarks/renderers.md
     brushwork bench paint            # painting quality and cost on the dev photos -> docs/benchmarks.md
     brushwork bench training         # agent env steps/s and updates/s, small vs paper -> docs/benchmarks/training.md
+    brushwork bench scaling          # time and memory of the default painting by output size -> docs/benchmarks/scaling.md
+    brushwork bench seams            # error along tile borders against the interior -> docs/benchmarks/seams.md
 
 ``renderers``: PSNR of alpha maps against the reference rasteriser on held-out random strokes, and
 seconds per 1,000 strokes (forward, forward+backward), for every shape and renderer.
@@ -15,7 +17,7 @@ and plots.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Union
+from typing import Annotated
 
 import tyro
 
@@ -33,15 +35,15 @@ from .training import run as run_training
 
 @dataclass
 class Args:
-    """Benchmarks: renderers (fidelity, speed) and paint (quality, cost)."""
+    """Benchmarks: renderers, paint, training, scaling, seams."""
 
-    bench: tyro.conf.OmitSubcommandPrefixes[Union[  # noqa: UP007  (tyro's subcommand union, one per line)
-        Annotated[RenderersArgs, tyro.conf.subcommand("renderers")],
-        Annotated[PaintBenchArgs, tyro.conf.subcommand("paint")],
-        Annotated[TrainingBenchArgs, tyro.conf.subcommand("training")],
-        Annotated[ScalingArgs, tyro.conf.subcommand("scaling")],
-        Annotated[SeamsArgs, tyro.conf.subcommand("seams")],
-    ]]
+    bench: tyro.conf.OmitSubcommandPrefixes[
+        Annotated[RenderersArgs, tyro.conf.subcommand("renderers", description=RenderersArgs.__doc__)]
+        | Annotated[PaintBenchArgs, tyro.conf.subcommand("paint", description=PaintBenchArgs.__doc__)]
+        | Annotated[TrainingBenchArgs, tyro.conf.subcommand("training", description=TrainingBenchArgs.__doc__)]
+        | Annotated[ScalingArgs, tyro.conf.subcommand("scaling", description=ScalingArgs.__doc__)]
+        | Annotated[SeamsArgs, tyro.conf.subcommand("seams", description=SeamsArgs.__doc__)]
+    ]  # the benchmark to run
 
 
 def main(args: Args) -> int:

@@ -31,6 +31,9 @@ class PaintBenchArgs:
     """Painting: MSE, PSNR, SSIM, seconds and peak memory per method and stroke budget."""
 
     images: Path | None = None  # folder of images (default: the dev photos of `brushwork data fetch --only photos`)
+    # fetch the dev photos first when they are missing (as `brushwork data fetch --only photos` does:
+    # registry packages, with a progress bar); off: a missing dataset is an error
+    fetch: bool = True
     strokes: str = "50,100,200,400,1000"  # stroke budgets, comma-separated
     methods: str = "agent,refine,optimize"  # painting methods, comma-separated (agent, refine, optimize)
     shapes: str = "bezier"  # stroke shapes, comma-separated
@@ -77,10 +80,13 @@ class PaintBenchArgs:
 
 
 def image_paths(args: PaintBenchArgs) -> list[Path]:
-    from ..data import dev_images
+    from ..data import dev_images, fetch, is_fetched
     from ..io.images import IMAGE_SUFFIXES
 
     if args.images is None:
+        if args.fetch and not is_fetched("photos"):
+            print("bench paint: the dev photos are not fetched yet; fetching them (brushwork data fetch --only photos)")
+            fetch(only="photos")
         paths = dev_images()
     else:
         folder = Path(args.images)

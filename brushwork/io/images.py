@@ -47,6 +47,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".ti
 MAX_PIXELS = 64_000_000
 """Default limit on width x height (64 megapixels, e.g. 8000 x 8000); checked before decoding."""
 
+MAX_OUTPUT_SIDE = 16384
+"""The largest output side in px (paint --width/--height, render --size, a stroke file's size)."""
+
 MIN_SIDE = 8
 """Smallest accepted image side in pixels: anything smaller cannot be meaningfully painted."""
 
@@ -426,3 +429,11 @@ def output_size(w: int, h: int, width: int = 0, height: int = 0, minimum: int = 
     if height:
         return max(minimum, round(w * height / h)), height
     return w, h
+
+
+def check_side(name: str, value: int) -> int:
+    """``value`` px as an output side named ``name`` (e.g. "--width"), or a one-line ValueError: a side is
+    between `MIN_SIDE` and `MAX_OUTPUT_SIDE`."""
+    if not isinstance(value, int) or isinstance(value, bool) or not MIN_SIDE <= value <= MAX_OUTPUT_SIDE:
+        raise ValueError(f"{name} must be between {MIN_SIDE} and {MAX_OUTPUT_SIDE} px, got {value!r}")
+    return value

@@ -18,7 +18,7 @@ from typing import Annotated
 import tyro
 from tqdm import tqdm
 
-from ..io.images import IMAGE_SUFFIXES
+from ..io.images import IMAGE_SUFFIXES, check_side
 from ..options import choices
 from ..schedule.tiles import TILINGS
 from ..stroke import SHAPES
@@ -166,8 +166,10 @@ def render_main(args: RenderArgs) -> int:
             parts = [int(v) for v in args.size.lower().split("x")]
         except ValueError:
             raise ValueError(f"--size must be WxH or W, got {args.size!r}") from None
-        if len(parts) not in (1, 2) or any(v < 1 or v > 16384 for v in parts):
-            raise ValueError(f"--size must be WxH or W with sides in 1..16384, got {args.size!r}")
+        if len(parts) not in (1, 2):
+            raise ValueError(f"--size must be WxH or W, got {args.size!r}")
+        for v in parts:
+            check_side("--size", v)
         kw = {"width": parts[0], "height": parts[1] if len(parts) == 2 else None}
     t0 = time.time()
     if args.output.suffix.lower() in (".svg", ".json"):

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
+from ..device import available_memory
 from ..stroke import COLOR, N_PARAMS, N_SHAPE, Shape, get_shape
 from ..stroke.base import area_chunks, windows_from_boxes
 from ..stroke.bezier import Bezier
@@ -126,32 +127,6 @@ def detail_config(name: str, **overrides) -> DetailConfig:
 # --- memory ---------------------------------------------------------------------------------------
 BYTES_PER_PIXEL = 64  # target, canvas, error maps and temporaries of the optimiser, per working pixel
 BYTES_PER_STROKE = 600  # stroke tensors and their Python lists (JSON, live events), per stroke
-
-
-def available_memory() -> int:
-    """Bytes of memory available to this process (MemAvailable; a cgroup limit if lower)."""
-    avail = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    for p in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            v = open(p).read().strip()
-            if v.isdigit() and int(v) < (1 << 60):
-                avail = min(avail, int(v)) if avail else int(v)
-        except OSError:
-            pass
-    if avail is None:
-        try:
-            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError):
-            avail = 1 << 34
-    return int(avail)
 
 
 def required_memory(height: int, width: int, n_strokes: int, extra_per_pixel: int = 0) -> int:

@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from ..device import pick_device
-from ..io.images import LoadedImage, load_image, output_size, resize_t, to_tensor, to_uint8
+from ..io.images import MIN_SIDE, LoadedImage, check_side, load_image, output_size, resize_t, to_tensor, to_uint8
 from ..metrics import psnr, ssim
 from ..schedule.color_fit import fit_colors
 from ..schedule.tiles import TILINGS, agent_passes, default_passes, resolve_tiling
@@ -213,7 +213,7 @@ def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
     """Load the input, then size, budget, method, agent, targets and the starting canvas."""
     background = Background.parse(cfg.background)
     rgb, note = load_rgb(image, background)
-    W, H = output_size(rgb.shape[1], rgb.shape[0], cfg.width, cfg.height)
+    W, H = output_size(rgb.shape[1], rgb.shape[0], cfg.width, cfg.height, minimum=MIN_SIDE)
     method = AUTO_METHOD if cfg.method == "auto" else cfg.method
     n_old, n = stroke_budget(cfg, method, W, H, resume)
     # Fail before any work when the painting cannot fit in memory (never an out-of-memory kill).
@@ -291,9 +291,19 @@ def working_size(W: int, H: int, cfg: PaintConfig, method: str, policy, passes: 
 
 
 def parse_palette(colors: list[str]) -> torch.Tensor | None:
+    """--palette's colours as (P, 3) in [0, 1], or None for any colour; a bad entry is named."""
     if not colors:
         return None
-    rgb = [Background.parse(c).rgb for c in colors]
+    rgb = []
+    for c in colors:
+        b = None
+        try:
+            b = Background.parse(c)
+        except ValueError:
+            pass
+        if b is None or b.transparent:
+            raise ValueError(f"--palette: {c!r} is not a colour; use #rrggbb, black, white or grey")
+        rgb.append(b.rgb)
     return torch.tensor(rgb, dtype=torch.float32)
 
 
@@ -486,9 +496,9 @@ def check(cfg: PaintConfig) -> None:
     if cfg.tiles not in TILINGS:
         raise ValueError(f"--tiles must be one of {', '.join(TILINGS)}, got {cfg.tiles!r}")
     for name in ("width", "height"):
-        v = getattr(cfg, name)
-        if v < 0 or v > 16384:
-            raise ValueError(f"--{name} must be between 1 and 16384 px, got {v}")
+        if getattr(cfg, name):  # 0: from the other side / the input
+            check_side(f"--{name}", getattr(cfg, name))
     get_shape(cfg.shape)
     Background.parse(cfg.background)
+    parse_palette(cfg.palette)
     parse_palette(cfg.palette)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +17,46 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io.images import to_uint8
+from ..io.images import check_side, to_uint8
 from ..stroke import N_PARAMS, get_shape, hex_color
 from ..stroke.canvas import Background, paint_strokes
 
 JSON_FORMAT = "brushwork-strokes"
 JSON_VERSION = 1
+
+#: The most strokes a stroke file may hold (far beyond any painting's budget: 20,000 at 4,096 px).
+MAX_STROKES = 1_000_000
+#: Bytes per stroke of a written stroke file at most (13 numbers of 6 decimals, a frame, a clip, brackets):
+#: a file of B bytes holds at least B / this many strokes, known before parsing it.
+MAX_JSON_BYTES_PER_STROKE = 256
+#: Peak memory of `json.loads` and the tensors per byte of stroke file (measured: ~7.4 at 200,000 strokes).
+JSON_PARSE_BYTES_PER_BYTE = 10
+#: The header (format, size, brush scale) comes first in a file `to_json` wrote: read this much of it.
+HEADER_BYTES = 4096
+
+
+def check_stroke_file(path: Path) -> None:
+    """Refuse a stroke file before parsing it whole: too many strokes for its size, too large to parse in
+    the memory available, or a width / height in its header outside what --width takes."""
+    from ..device import available_memory
+
+    size = path.stat().st_size
+    if size // MAX_JSON_BYTES_PER_STROKE > MAX_STROKES:
+        raise ValueError(f"{path}: {size / 1e6:,.0f} MB holds over {MAX_STROKES:,} strokes, the most a painting holds")
+    need, avail = size * JSON_PARSE_BYTES_PER_BYTE, available_memory()
+    if need > avail:
+        raise ValueError(f"{path}: parsing this {size / 1e6:,.0f} MB stroke file needs ~{need / 2**30:.1f} GiB; "
+                         f"{avail / 2**30:.1f} GiB is available")
+    with open(path, "rb") as f:
+        head = f.read(HEADER_BYTES).decode("utf-8", "replace")
+    for side in ("width", "height"):
+        m = re.search(rf'"{side}"\s*:\s*(-?[0-9.eE+]+)', head)
+        if m:
+            try:
+                v = int(m.group(1))
+            except ValueError:
+                v = m.group(1)
+            check_side(f"{path}: {side}", v)
 
 
 @dataclass
@@ -139,6 +174,11 @@ class Painting:
             raise ValueError(f"{source}: not a brushwork stroke file (format={data.get('format')!r})")
         if int(data.get("version", 0)) > JSON_VERSION:
             raise ValueError(f"{source}: stroke file version {data['version']} is newer than this brushwork supports ({JSON_VERSION})")
+        for side in ("width", "height"):
+            v = data.get(side)
+            check_side(f"{source}: {side}", v if isinstance(v, int) else -1 if v is None else v)
+        if isinstance(data.get("strokes"), list) and len(data["strokes"]) > MAX_STROKES:
+            raise ValueError(f"{source}: {len(data['strokes']):,} strokes; a painting holds at most {MAX_STROKES:,}")
         try:
             strokes = torch.tensor(data["strokes"], dtype=torch.float32).reshape(-1, N_PARAMS)
             frames = torch.tensor(data["frames"], dtype=torch.float32).reshape(-1, 3)
@@ -154,8 +194,12 @@ class Painting:
 
     @staticmethod
     def load(path: str | Path) -> Painting:
+        """A painting from its JSON stroke file; a file too large to parse in the memory available, or
+        holding more than `MAX_STROKES`, or of a size outside what --width takes, is refused before it is
+        parsed whole."""
         path = Path(path)
         try:
+            check_stroke_file(path)
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise ValueError(f"{path}: no such stroke file") from None
