@@ -34,7 +34,8 @@ def ssim(a: Tensor, b: Tensor, window: int = 7, band_pixels: int = 1 << 20) -> T
     data range 1, sample covariance). a, b: (N, C, H, W) or (C, H, W) in [0, 1].
 
     Computed over bands of about ``band_pixels`` output pixels per channel (overlapping by
-    ``window - 1`` rows): a dozen full-size temporaries of a 4096 px image took 2.4 GB at once."""
+    ``window - 1`` rows): a dozen full-size temporaries of a large image at once would dominate a
+    painting's peak memory (docs/choices.md#memory)."""
     squeeze = a.dim() == 3
     if squeeze:
         a, b = a[None], b[None]

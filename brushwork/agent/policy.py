@@ -78,7 +78,7 @@ def load_agent(name_or_path: str = "photo", device: str | torch.device = "cpu") 
     """A shipped agent ("photo", "mnist", ...) or an actor .safetensors written by train-agent.
 
     Cached per (name, device) while the file is unchanged (same mtime, size and inode): building the actor and
-    verifying a shipped file's checksum took ~0.08 s, a third of a 200-stroke `paint()` at 128 px.  The
+    verifying a shipped file's checksum is a large part of a small `paint()` (docs/choices.md#agent-cache).  The
     cached Policy is shared: its actor is in eval mode with gradients off, and callers must not change it."""
     from ..io.weights import manifest, resolve
 

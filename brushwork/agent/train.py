@@ -50,7 +50,7 @@ class Args:
     size: int = 64  # canvas side W in pixels (paper 128)
     shape: Annotated[str, choices(SHAPES, help="stroke shape")] = "bezier"
     renderer: str = "analytic"  # analytic (soft rasteriser), neural (shipped), or a renderer .safetensors
-    compile: bool = True  # torch.compile the analytic rasteriser (~1 min to compile, then 5-15x faster)
+    compile: bool = True  # torch.compile the analytic rasteriser (slow to compile, then much faster)
     bundle: int = 5  # strokes per step k (paper 5)
     steps: int = 40  # steps per episode T: strokes = k T (paper: 1 MNIST, 8 SVHN, 40 CelebA, 80 ImageNet)
     envs: int = 16  # parallel canvases per rank (paper 96)
@@ -90,8 +90,8 @@ class Args:
     pretrain_batch: int = 64  # direct: batch of those updates
     grad_clip: float = 1.0  # direct: gradient norm clip (0 = off)
     lr_warmup: int = 100  # direct: the actor LR rises linearly over this many first updates: Adam's first steps move
-    # every weight by ~lr whatever its gradient, and one such step at 5e-4 took the shipped circle agent from
-    # 19.6 to 15.2 dB when training on from it (--init-actor); 0 = off
+    # every weight by ~lr whatever its gradient, which undoes much of a trained actor when training on from
+    # it (--init-actor; docs/choices.md#lr-warm-up); 0 = off
     minutes: float = 0.0  # stop (checkpoint + export) after this many minutes of this run (0 = no limit)
     eval_every: int = 50  # batched episodes between evaluations
     eval_images: int = 32  # held-out images per evaluation

@@ -24,8 +24,8 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
     ``recolor(start, strokes, frames, clips, canvas, blocks_out)`` -> strokes (e.g. `color_fit.fit_colors`):
     new colours for all the strokes, the canvas repainted with them in place, once all passes are done
     (``blocks_out``: None, or a list for the fit's kept blocks).
-    (Recolouring after every pass, so that the next pass sees the recoloured canvas, scored the same:
-    21.47 dB against 21.47, photo agent, dev photos, 200 strokes, in 1.6x the time.)
+    (Recolouring after every pass, so that the next pass sees the recoloured canvas, scored the same in
+    more time: docs/choices.md#colour-fit.)
     ``repaint(start, strokes, frames, clips, canvas, blocks, grid)`` -> (strokes, frames, clips) (e.g.
     `repaint.repaint_weakest`): with ``recolor``, given the fit's kept blocks and the tiles of a grid one step
     finer than the last pass, re-paint the weakest strokes and fit the colours again, the canvas in place.

@@ -3,9 +3,8 @@ optimised together against the target through the in-order composite, at a cost 
 pixels the strokes touch (not strokes x canvas, as the dense `optimize.refine_strokes` costs).
 
 Why: the stage optimiser places each stroke against a fixed canvas, so strokes cannot cooperate.  A
-joint pass lets later strokes correct earlier ones and vice versa: on a 256 px photo with 500 strokes,
-20 dense joint iterations raised 21.6 to 24.0 dB (docs/benchmarks/optimizer.md); this module gets that
-effect at the windowed optimiser's cost and memory.
+joint pass lets later strokes correct earlier ones and vice versa, a large gain for few iterations
+(docs/choices.md#joint-pass); this module gets that effect at the windowed optimiser's cost and memory.
 
 One iteration, with strokes i = 0 .. N-1 composited in order inside their fixed windows W_i
 (``C_i = C_{i-1} (1 - a_i) + a_i c_i`` on W_i):

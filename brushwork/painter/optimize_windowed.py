@@ -52,8 +52,8 @@ _DEBUG = bool(os.environ.get("BRUSHWORK_DEBUG_OPT"))
 
 @dataclass
 class DetailConfig:
-    iters: int = 40  # Adam iterations per stage (24 -> 40: +0.4 dB at 1,000 strokes, docs/benchmarks/optimizer.md)
-    lr: float = 0.12  # Adam LR on the logits of the shape numbers (0.08 -> 0.12: +0.4 dB, same time)
+    iters: int = 40  # Adam iterations per stage (docs/choices.md#optimiser-presets)
+    lr: float = 0.12  # Adam LR on the logits of the shape numbers (docs/choices.md#optimiser-presets)
     boost: float = 1.0  # stages of fewer than 64 strokes get up to this many times more iterations
     few_strokes: float = 2.0  # asked for fewer strokes than the preset's default (and no time budget),
     # stage and joint iterations grow by default / asked, up to this factor: the preset keeps its time
@@ -63,7 +63,7 @@ class DetailConfig:
     growth: float = 2.0  # stroke count growth per stage
     coverage: float = 1.0  # stroke length L = coverage * side / sqrt(strokes painted so far + half the stage)
     min_width: float = 4.0  # stage resolution: strokes at least this many px wide (px of that resolution);
-    # 6 -> 4 halved the time at -0.1 dB; 3 lost 0.6 dB (docs/benchmarks/optimizer.md)
+    # wider is slower for little gain, narrower loses detail (docs/choices.md#optimiser-presets)
     max_length: float = 0.6  # longest seed, fraction of the long side
     margin: float = 0.15  # endpoints move at most this fraction of the seed's length out of its box
     grow: float = 1.5  # radii grow at most this factor over the seed's
@@ -72,17 +72,18 @@ class DetailConfig:
     retries: int = 3  # extra stages for strokes that were rejected in the last stage
     chunk_pixels: int = 1 << 16  # window pixels x strokes per batched rasteriser call
     threads: int = 0  # torch intra-op threads while optimising (0: leave torch's setting, which batch mode
-    # and the server set per job).  The fused kernels use them (2 threads: 4.6 s vs 6.0 s for 1,000 strokes
-    # at 512 px); eager torch's small ops did not (2 threads > 5x slower under load: docs/benchmarks/optimizer.md)
+    # and the server set per job).  The fused kernels use them; eager torch's small ops only pay their
+    # synchronisation, badly so under load (docs/choices.md#threads)
     max_res: int = 0  # finest working resolution (long side, px); 0 = the target's own size
     joint_iters: int = 8  # then all strokes optimised together through the in-order composite
-    # (`joint_windowed`): at 512 px / 1,000 strokes 16 joint iterations raised 22.4 to 25.3 dB
-    joint_lr: float = 0.2  # Adam LR of the joint pass (0.1: -0.3 dB, 0.3: -0.3 dB at 12 iterations)
+    # (`joint_windowed`): later strokes correct earlier ones (docs/choices.md#joint-pass)
+    joint_lr: float = 0.2  # Adam LR of the joint pass (the best of those tried: docs/choices.md#joint-pass)
     joint_fixed: float = 0.05  # the first strokes (this fraction; the canvas-sized ones) stay fixed in it
     joint_share: float = 0.5  # with a time budget and joint_iters > 0: the stages' share of the time
 
 
-#: Named presets (``--detail``).  Measured figures: docs/benchmarks/optimizer.md.
+#: Named presets (``--detail``).  Measured figures: docs/benchmarks/paint-512.md,
+#: docs/benchmarks/detail-targets.md; how they were chosen: docs/choices.md#optimiser-presets.
 DETAIL_PRESETS: dict[str, dict] = {
     "draft": dict(iters=12, min_width=6.0, joint_iters=0),
     "normal": dict(iters=24, joint_iters=16),
@@ -90,8 +91,8 @@ DETAIL_PRESETS: dict[str, dict] = {
 }
 
 
-#: Default stroke count per 512 px of the output's long side, by preset (--strokes 0).  With the fused
-#: rasteriser, 2,000 strokes (29.4 dB) paint in the time 1,000 with more joint iterations (28.0 dB) take.
+#: Default stroke count per 512 px of the output's long side, by preset (--strokes 0).  More strokes beat
+#: more iterations on fewer strokes in the same time (docs/choices.md#default-stroke-count).
 DEFAULT_STROKES = {"draft": 1000, "normal": 2000, "fine": 4000}
 MAX_SECONDS = 86400.0
 
@@ -102,8 +103,8 @@ def default_strokes(width: int, height: int, detail: str = "normal") -> int:
 
 
 # Above this output area the extra iterations for few strokes shrink in proportion: their cost grows
-# with the canvas (window pixels), and at 1024 x 1024 the doubled iterations took 1,000 strokes from
-# 20.2 s to 36.5 s (24.9 -> 25.8 dB), past the 30 s the preset is meant to keep there.
+# with the canvas (window pixels), and at 1024 x 1024 the full factor would take the preset well past the
+# time it is meant to keep there (docs/choices.md#few-strokes).
 FEW_STROKES_PIXELS = 512 * 512
 
 
@@ -145,8 +146,7 @@ def check_memory(height: int, width: int, n_strokes: int, extra_per_pixel: int =
 @contextmanager
 def intra_threads(n: int):
     """Run a block with n torch intra-op threads (0: unchanged).  Windowed rendering issues many small
-    ops: under a concurrent load extra threads only add synchronisation (measured: a 512 px render of
-    107 strokes took 0.23 s with 1 thread, 35.7 s with 2 on a loaded 2-core machine)."""
+    ops: under a concurrent load extra threads only add synchronisation (docs/choices.md#threads)."""
     old = torch.get_num_threads()
     if n:
         torch.set_num_threads(n)

@@ -51,10 +51,10 @@ from .repaint import repaint_weakest
 from .reseed import reseed
 
 METHODS = ("auto", "agent", "refine", "optimize")
-# What "auto" means: the best method measured on the dev photos that meets the speed target
-# (docs/benchmarks.md).  With the CPU-trained agents shipped so far, optimisation from scratch beats
-# the agent's strokes, refined or not, by ~10 dB at 200 strokes; switch to "refine" once an agent
-# that paints better than that ships.
+# What "auto" means: the best method measured on the dev photos that meets the speed target.  With the
+# CPU-trained agents shipped so far, optimisation from scratch paints better than the agent's strokes and
+# at least as well as refining them, at every size; switch to "refine" once an agent that changes that
+# ships.  Chosen by measurement: docs/choices.md#auto-method.
 AUTO_METHOD = "optimize"
 
 # The fixed choices, as types: the CLI (tyro) lists them in --help.
@@ -91,9 +91,8 @@ class PaintConfig:
     # refine (bezier): re-place this fraction of the agent's strokes, those whose removal costs least, by
     # the optimiser's strokes where the error is largest, before the joint pass (0 = off)
     reseed: float = 0.5
-    # Adam iterations of the refine method's joint pass (more: sharper, slower).  With --reseed 0.5 and the
-    # colour fit, 200 strokes at 128 px, dev photos: 40 -> 26.29 dB, 45 -> 26.37 (~0.2 s more), 60 -> 26.50
-    # (~ optimize's time); 40 keeps refine under 3 s on this host's slower runs (docs/benchmarks.md)
+    # Adam iterations of the refine method's joint pass: more paint sharper and take longer; the default
+    # keeps refine faster than optimize at 128 px (docs/choices.md#refine-iterations)
     refine_iters: int = 40
     # Scales the optimize method's Adam iterations per stage: 24 = the --detail preset's own number.
     optimize_iters: int = 24
@@ -388,21 +387,12 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
 
 
 # The refine method's joint pass (`refine`): its Adam LR, and the fraction of the strokes, the first and
-# canvas-sized ones, kept as they are.  On the dev photos (128 px, 200 strokes of the photo agent, paper
-# tiles, 30 iterations): LR 0.1 -> 0.2 +0.6 dB; keeping the first 20 % (the agent's whole-canvas level)
-# -0.2 dB in 56 % of the time (they hold most of the window pixels).  Iterations (`refine_iters`), same
-# setting, 1 thread, idle machine (scripts/eval_agents_dev.py photo --method refine --tiles auto
-# --refine-iters N): 30: 23.19 dB in 1.56 s, 45: 23.82 dB in 2.30 s, 60: 24.19 dB in 3.01 s; 45 keeps
-# the issue's 3 s per image with a margin.  Re-seeding (`reseed`, before the pass) the agent's weakest
-# strokes, same setting, 45 iterations, side by side (2 training runs on the cores: PSNR only): fraction
-# 0: 23.82 dB, 0.1 / 0.2: 25.07, 0.3: 25.48, 0.5: 25.59, 0.6: 25.58, 0.7: 25.53, 0.9: 25.31; the agent
-# places the coarse layers, the optimiser's seeds the detail the agent's fixed layout misses.  With
-# re-seeding, fewer fixed strokes pay (reseed 0.5, 45 iterations, same load; s / image only relative):
-# fixed 0.2: 25.59 dB in 5.7 s, 0.1: 26.01 in 6.3 s, 0.05: 26.14 in 7.1 s, 0: 26.23 in 9.5 s; 60
-# iterations with 0.1: 26.20 in 7.8 s.  The defaults (reseed 0.5, fixed 0.1, 45 iterations) on an idle
-# machine (brushwork bench paint --strokes 50,200, 2026-12-07): 26.01 dB in 3.64 s beside optimize's
-# 26.48 dB in 3.60 s, on a host that runs the paper-size row in 1.91 s (1.11 s on 2026-12-04's); with the
-# agent's finer pass (smaller strokes, smaller windows), an hour later: 25.98 dB in 2.48 s beside 3.22 s.
+# canvas-sized ones, kept as they are.  A larger LR than the optimiser's stages pays because the agent's
+# strokes start far from their best; keeping the first strokes fixed saves time, since those large strokes
+# hold most of the window pixels, but once the weakest strokes are re-seeded (`reseed`), keeping fewer of
+# them fixed paints better, so only the first tenth stays.  Re-seeding works because the agent places the
+# coarse layers well and the optimiser's seeds add the detail the agent's fixed layout misses.  Chosen by
+# measurement: docs/choices.md#refine-lr-and-fixed-strokes, docs/choices.md#reseed.
 REFINE_LR = 0.2
 REFINE_FIXED = 0.1
 
@@ -424,7 +414,7 @@ def refine(plan: Plan, strokes: torch.Tensor, frames: torch.Tensor, clips: torch
     if cfg.reseed > 0:
         strokes, frames = reseed(plan.target, plan.start, shape, strokes, frames, native, cfg.reseed, dcfg, cfg.seed,
                                  plan.palette, stop=plan.stop)
-        if recolors(plan):  # the seeds' colours too (dev photos, 200 strokes, 45 iterations: 26.23 -> 26.36 dB)
+        if recolors(plan):  # the seeds' colours too (docs/choices.md#reseed)
             strokes = fit_colors(plan.start, plan.target, shape, strokes, frames, native)
     out, _ = refine_windowed(plan.target, strokes, frames.contiguous(), torch.full((len(strokes),), float(native)), shape,
                              plan.start.clone(), lambda st, f, n: window_bounds(shape, st, f, n, dcfg), cfg.refine_iters,
@@ -474,9 +464,8 @@ def measure(painting: Painting, out: torch.Tensor, plan: Plan, seconds: float, p
     return metrics
 
 
-# The painter's own full-size buffers per output pixel (target, render, metrics); 4096 px with 2,000
-# strokes measured 3.5 GB peak RSS before SSIM went by bands; 20,000 strokes now peak at 1.8 GB (the
-# estimate stays conservative: a refused painting costs a retry, a killed one its whole run).
+# The painter's own full-size buffers per output pixel (target, render, metrics).  The estimate stays
+# conservative: a refused painting costs a retry, a killed one its whole run (docs/choices.md#memory).
 PAINTER_BYTES_PER_PIXEL = 128
 
 

@@ -29,7 +29,8 @@ MAX_STROKES = 1_000_000
 #: Bytes per stroke of a written stroke file at most (13 numbers of 6 decimals, a frame, a clip, brackets):
 #: a file of B bytes holds at least B / this many strokes, known before parsing it.
 MAX_JSON_BYTES_PER_STROKE = 256
-#: Peak memory of `json.loads` and the tensors per byte of stroke file (measured: ~7.4 at 200,000 strokes).
+#: Peak memory of `json.loads` and the tensors per byte of stroke file, with a margin over the measured
+#: ratio (docs/choices.md#memory).
 JSON_PARSE_BYTES_PER_BYTE = 10
 #: The header (format, size, brush scale) comes first in a file `to_json` wrote: read this much of it.
 HEADER_BYTES = 4096

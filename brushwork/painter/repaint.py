@@ -11,10 +11,8 @@ is optimised by gradient; the colours are fitted again.  It works from the colou
 it runs only where the fit does and keeps them (not with --no-fit-colors, a palette or a transparent
 canvas, nor where the weights exceed `color_fit.KEEP_BYTES`: whole-image agents at large sizes).
 
-Dev photos, 128 px, 200 / 50 strokes, photo agent: 21.46 -> 22.06 / 18.26 -> 18.66 dB; the fraction
-was chosen on 30 photos that are not dev photos (`--other 30`, 200 strokes: 0.2 / 0.3 / 0.4 / 0.5 ->
-24.52 / **24.59** / 24.58 / 24.46 dB, 23.97 without).  The removal is what gains: a fifth pass on the
-finer grid without it (the budget split 1,1,3,3,2) scored 24.07.
+The fraction was chosen on photos that are not dev photos.  The removal is what gains: a fifth pass on
+the finer grid without it paints less well.  Measurements: docs/choices.md#repaint.
 """
 
 from __future__ import annotations
@@ -38,8 +36,8 @@ def repaint_weakest(policy, target: Tensor, start: Tensor, canvas: Tensor, shape
     colours again.  ``blocks``: the colour fit's kept blocks for these strokes and colours
     (`color_fit.normal_equations`): they price the strokes (`color_fit.removal_costs`), repaint the kept
     ones (`color_fit.compose`) and give the new fit the kept strokes' alphas, so only the new strokes are
-    rasterised (pricing by painting, `reseed.removal_costs`, took 0.08 s at 128 px / 200 strokes and
-    2 GB at 1,024 px / 800 strokes for a whole-image agent).  ``canvas`` (opaque, RGB) is repainted in
+    rasterised (pricing by painting, `reseed.removal_costs`, costs more time and, for a whole-image agent
+    at large sizes, much more memory: docs/choices.md#repaint).  ``canvas`` (opaque, RGB) is repainted in
     place.  Returns (strokes, frames, clips): the kept ones in their order, then the new ones."""
     n, k = len(strokes), policy.bundle
     if fraction <= 0 or n == 0 or not blocks:

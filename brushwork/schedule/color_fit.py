@@ -8,8 +8,8 @@ with alpha maps A_i over a start canvas S, pixel p is
 so with the shapes fixed, the colours that minimise the squared error to a target y are a least squares
 with colours in [0, 1], one per channel with the same matrix: minimise 0.5 c'Gc - c'b with G = W W'
 (N x N), b = W (y - S T).  The agent's colours are its guess from a 64 or 32 px view, one step at a time;
-this gives each stroke the colour that is best for the painting as a whole (dev photos, 128 px, 200
-strokes, photo agent: 20.65 -> 21.46 dB; docs/benchmarks/agents.md).
+this gives each stroke the colour that is best for the painting as a whole (what it gains:
+docs/choices.md#colour-fit).
 """
 
 from __future__ import annotations
@@ -22,17 +22,16 @@ from ..stroke.base import COLOR, Windows, clip_mask
 from ..stroke.canvas import paint_strokes
 
 #: Side of the square pixel blocks G and b are summed over: a block only involves the strokes whose
-#: boxes touch it, so small strokes cost their own area, not the canvas's.  `normal_equations` for the
-#: photo agent's 200 strokes at 128 px, 1 thread: blocks of 16 / 32 / 64 / 128 px 0.099 / 0.035 / 0.052 /
-#: 0.217 s; at 1,024 px (photo-ddpg, 800 strokes) 64 px blocks took 6.3 s against 8.1 s for 32.
+#: boxes touch it, so small strokes cost their own area, not the canvas's; smaller blocks pay more per
+#: block than they save (timings: docs/choices.md#colour-fit).
 BLOCK = 32
 
 #: The blocks' weights are kept to repaint the canvas (`compose`) while they take at most this many bytes;
 #: beyond, the strokes are painted again (the agent's working canvas at 128 px / 200 strokes: ~10 MB).
 KEEP_BYTES = 1 << 27
 
-#: Iterations of the projected, preconditioned gradient (FISTA) on the box-constrained least squares.
-#: Same setting, dev photos: 30 / 100 / 300 / 1,000 iterations 21.46 / 21.47 / 21.47 / 21.47 dB.
+#: Iterations of the projected, preconditioned gradient (FISTA) on the box-constrained least squares;
+#: more do not change the painting measurably (docs/choices.md#colour-fit).
 COLOR_FIT_ITERS = 30
 
 

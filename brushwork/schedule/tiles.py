@@ -16,9 +16,8 @@ import torch
 from ..io.images import resize_batch
 
 #: auto: the tiling the agent was trained on (paper for agents trained on coarse-to-fine tiles, i.e.
-#: with levels; overlap otherwise): the photo agent at 128 px / 200 strokes on the dev photos paints
-#: 20.65 dB on paper tiles and 19.62 dB on overlapping ones (2026-12-07; without the finer pass and the step
-#: allotment, the weights before: 19.10 / 17.82)
+#: with levels; overlap otherwise): an agent paints best on the tiles it learnt on
+#: (docs/choices.md#tiling).
 TILINGS = ("auto", "overlap", "paper")
 
 
@@ -38,23 +37,17 @@ def default_passes(w: int, h: int) -> int:
 #: The agent's budget with one pass more than it was trained on (`agent_passes`): that pass paints a grid
 #: twice as fine as its finest trained level, and the budget splits in fifths as (the coarser trained
 #: levels together, equally; the finest trained level; the finer pass).  Chosen on photos that are not
-#: dev photos, so as not to tune on the benchmark's five (`python scripts/eval_agents_dev.py photo --tiles
-#: paper --other 30 --strokes 100 200 400 [--no-finer] [--shares A,B,C ...]`, agent only, 128 px): without
-#: the finer pass 20.93 / 22.10 / 22.39 dB at 100 / 200 / 400 strokes, with it - / 22.40 / 23.41; other
-#: shares at 200 strokes: (1, 1, 1) 22.09, (2, 3, 5) 22.01, (2, 6, 2) 22.10.  Forced at 100 strokes, the
-#: finer pass lost 0.8 dB (an ad hoc run on another 30 photos, 20.77 -> 19.94 dB): it cannot give each of
-#: its tiles a stroke, which is when `agent_passes` leaves it out.
+#: dev photos, so as not to tune on the benchmark's five.  The finer pass is left out when it cannot give
+#: each of its tiles a stroke (`agent_passes`): forced there, it paints worse.  Measurements:
+#: docs/choices.md#finer-pass-shares.
 FINER_SHARES = (1, 2, 2)
 
 
 #: Agents trained on whole images (no levels: the paper's DDPG) paint equal shares per pass, and the
 #: finest pass may leave most tiles without a stroke (its slots go where the error is, `allot_slots`):
-#: the most passes whose share gives at least one stroke per 16 tiles of the finest grid.  photo-ddpg,
-#: 30 photos that are not dev photos, overlap tiles (`python scripts/eval_agents_dev.py photo-ddpg --tiles
-#: overlap --other 30 --strokes 50 100 200 400 --passes 3 4 5 6`), 3 / 4 / 5 / 6 passes: 50 strokes
-#: 18.48 / 18.56 / 18.56 / 18.50 dB (this rule: 4), 100: 18.94 / 19.30 / 19.40 / 19.39 (5), 200: 19.22 /
-#: 19.90 / 20.19 / 20.21 (5), 400: 19.68 / 20.51 / 20.99 / 21.16 (6).  With a stroke per two tiles (the
-#: rule before slots were allotted by error) it picked 3 / 3 / 4 / 5.  `default_passes` is the floor.
+#: the most passes whose share gives at least one stroke per 16 tiles of the finest grid: at every
+#: stroke count measured, this rule picks the best or nearly the best number of passes
+#: (docs/choices.md#whole-image-passes).  `default_passes` is the floor.
 WHOLE_IMAGE_TILE_FRACTION = 1 / 16
 
 
@@ -92,14 +85,10 @@ def pass_budgets(n_strokes: int, passes: int, levels=None) -> list[int]:
 #: A step that the budget ends inside gives its slots to the tiles with the most error left
 #: (`allot_slots`): slot s of a tile whose crop has squared error e scores e / (s + 1) ** ALLOT_DECAY.
 #: 0 fills the worst tiles first; a large value gives every tile its first slot before any its second
-#: (the painter's order before 2026-12-07, all tiles alike).  The finer pass is such a step (80 strokes
-#: on 64 tiles at 200 strokes), and so is the 4 x 4 level at 50.  30 photos that are not dev photos,
-#: 128 px, `python scripts/eval_agents_dev.py AGENT --tiles paper --other 30 --strokes 50 200 --decay 100
-#: 1 0.5 0`: photo 50 / 200 strokes, decay 100: 19.98 / 22.58 dB, 1: 20.14 / 22.98, 0.5: 20.24 / 23.04,
-#: 0: 20.25 / 23.00; circle 19.29 / 21.81 -> (0.5) 19.52 / 22.42; triangle 18.80 / 21.64 -> 18.99 / 22.28;
-#: photo-ddpg (overlap tiles) 18.39 / 19.50 -> 18.48 / 19.90.  Ranking the slots by each stroke's
-#: measured error reduction instead (painting all proposals on a scratch canvas) scored the same
-#: (20.29 / 23.00) in 40 % more time, so the crop's error is the measure.
+#: (all tiles alike).  The finer pass is such a step (80 strokes on 64 tiles at 200 strokes), and so is
+#: the 4 x 4 level at 50.  0.5, between the two, painted best for every shipped agent; ranking the slots
+#: by each stroke's own error reduction instead scored the same in more time, so the crop's error is the
+#: measure (docs/choices.md#slot-allotment).
 ALLOT_DECAY = 0.5
 
 

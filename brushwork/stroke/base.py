@@ -161,7 +161,7 @@ class Shape(ABC):
     xy_pairs: tuple[tuple[int, int], ...] = ()
     #: recompute each chunk's intermediates in backward instead of keeping them (memory bounded) when
     #: a call evaluates more than this many window pixels (about 400 bytes each are kept otherwise);
-    #: below it, keeping them saves the recomputation (~25 % of forward + backward)
+    #: below it, keeping them saves the recomputation (a sizeable share of forward + backward)
     checkpoint_chunks: bool = True
     checkpoint_above: int = 2_000_000
     #: per-call chunking of the soft rasteriser: at most this many window pixels x strokes at once
@@ -190,8 +190,8 @@ class Shape(ABC):
 
     def compiled(self) -> Shape:
         """A copy whose soft rasteriser is compiled with torch.compile (inductor: fused C++ loops on
-        CPU, Triton on CUDA).  The first calls compile (about a minute on 2 CPU cores; new window
-        sizes may trigger a recompile), after which forward is ~15x and backward ~5x faster on CPU.
+        CPU, Triton on CUDA).  The first calls compile (slow; new window sizes may trigger a recompile),
+        after which forward and backward are much faster on CPU (docs/benchmarks/rasteriser.md).
         If compilation fails (no C++ compiler, unsupported platform) it warns once and stays eager."""
         shape = copy.copy(self)
         # Compiled kernels keep few intermediates, and activation checkpointing around a compiled

@@ -19,10 +19,9 @@ from .base import N_SHAPE, SAMPLES_SOFT, Shape, Windows, downsample2, hex_color,
 
 # Calibration of the continuous geometry against the integer reference, in pixels of the 2W
 # supersampled canvas.  Reference disc centres are truncated to the 2W grid and radii truncated to
-# integers; a grid search on 300 random opaque strokes at 128 px (soft vs reference alpha PSNR) gave:
-# radius bias 0 -> 29.9 dB, 0.125 -> 30.1, 0.25 -> 30.1, 0.5 -> 29.0, 1.0 -> 25.9; centre bias 0.25
-# costs 0.1 dB.  A brute-force continuous model (1001 discs) reaches only 30.4 dB on the same strokes:
-# the rest is the reference's integer jitter.  Measured figures: docs/benchmarks/renderers.md.
+# integers; the biases are the best of a grid search (soft vs reference alpha maps), and even a
+# brute-force continuous model comes only a little closer: the rest is the reference's integer jitter.
+# The search: docs/choices.md#rasteriser-calibration; fidelity figures: docs/benchmarks/renderers.md.
 CENTRE_BIAS_2W = 0.0
 RADIUS_BIAS_2W = 0.125
 SAMPLES = 100  # reference discs per stroke (t = 0, 0.01, ..., 0.99)
@@ -134,7 +133,8 @@ class Bezier(Shape):
            reference's "later discs overwrite"), refined by solving |E + u B'|^2 = (r + r' u)^2.
 
         On a CPU with numba this runs as one fused kernel for forward and backward (`fused`: the same
-        numbers, 20-40x faster); the torch code below is the reference, and the path on GPUs.
+        numbers, much faster: docs/benchmarks/rasteriser.md); the torch code below is the reference, and the
+        path on GPUs.
         """
         p0, p1, p2, r0, r2, a0, a2 = self.geometry(strokes, frames, native)
         if self.use_fused and fused.usable(strokes, px, py):

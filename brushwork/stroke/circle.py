@@ -14,13 +14,12 @@ from torch import Tensor
 from .base import N_SHAPE, Shape, Windows, downsample2, ramp, render_windowed
 
 # Calibration of the continuous disc against the integer reference, in pixels of the 2W
-# supersampled canvas, fitted on 1000 random strokes at 128 px (alpha PSNR, soft vs reference).
+# supersampled canvas, fitted on random strokes (alpha maps, soft vs reference).
 # CENTRE_BIAS_2W: a disc centred on 2W lattice index c covers the lattice pixels whose *centres*
-# (c + 0.5) lie within R, so its centre is half a 2W pixel after v (2W - 1) (41.03 dB at 0.5,
-# 37.85 dB at 0.0, 40.8 dB at 0.4 / 0.6).  RADIUS_BIAS_2W: R = 1 + floor(r W / 2) is 0.5 + r W / 2
-# on average; the lattice disc (pixels on the circle count fully) and the ramp's one-pixel edge
-# nearly cancel, leaving a best bias of +0.05 (41.03 dB; 40.97 dB at 0.0, 40.58 dB at -0.1,
-# 40.88 dB at 0.15).
+# (c + 0.5) lie within R, so its centre is half a 2W pixel after v (2W - 1).  RADIUS_BIAS_2W:
+# R = 1 + floor(r W / 2) is 0.5 + r W / 2 on average; the lattice disc (pixels on the circle count
+# fully) and the ramp's one-pixel edge nearly cancel, leaving a small best bias.  Both are the measured
+# optima: docs/choices.md#rasteriser-calibration.
 CENTRE_BIAS_2W = 0.5
 RADIUS_BIAS_2W = 0.05
 REFERENCE_CHUNK = 1 << 21  # supersampled pixels x strokes per chunk of the reference

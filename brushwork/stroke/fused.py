@@ -14,7 +14,7 @@ autograd computes, to rounding (tests/test_fused.py checks both against torch an
 The backward recomputes the forward per pixel instead of saving intermediates: memory is the inputs.
 
 Nothing here is compiled at import: `kernels()` builds them on first use (numba caches the machine
-code on disk, so later processes load it in ~0.1 s).  Without numba (``pip install numba``) or with
+code on disk, so later processes load it quickly).  Without numba (``pip install numba``) or with
 ``BRUSHWORK_FUSED=0`` the torch rasteriser is used.
 """
 

@@ -1,4 +1,5 @@
-"""numba kernels of `fused` (imported only when they are first needed: importing numba takes ~0.3 s).
+"""numba kernels of `fused` (imported only when they are first needed: importing numba takes a noticeable
+fraction of a small painting's time).
 
 One stroke per thread (``prange`` over strokes), every per-pixel intermediate in registers.  The
 arithmetic mirrors `Bezier.soft_window` line by line; see `fused` for the gradient.
@@ -11,7 +12,7 @@ import numba
 from .base import EDGE, SAMPLES_SOFT
 
 # Compile-time constants: a literal loop bound lets LLVM unroll and vectorise the sample loop (an
-# argument instead made the forward 8x slower).
+# argument instead made the forward several times slower).
 M = SAMPLES_SOFT
 INV_M = 1.0 / M
 _OPTS = dict(parallel=True, cache=True, nogil=True, error_model="numpy")

@@ -15,10 +15,9 @@ from .base import N_SHAPE, Shape, Windows, downsample2, ramp, render_windowed
 
 # Calibration of the continuous triangle against the integer reference, in pixels of the 2W
 # supersampled canvas.  A vertex on 2W lattice index c is the centre of that lattice pixel, c + 0.5,
-# i.e. half a 2W pixel after v (2W - 1): the measured optimum (1000 random strokes at 128 px:
-# 40.26 dB at 0.5, 35.12 dB at 0.0, 40.15 dB at 0.45 / 0.55).  Pushing the soft edges outwards (the
-# reference counts lattice pixels *on* an edge as inside) gains < 0.01 dB at its best (+0.02 2W px),
-# so the soft triangle is the exact continuous one and its SVG polygon needs no offset.
+# i.e. half a 2W pixel after v (2W - 1): also the measured optimum.  Pushing the soft edges outwards (the
+# reference counts lattice pixels *on* an edge as inside) gains next to nothing, so the soft triangle is
+# the exact continuous one and its SVG polygon needs no offset (docs/choices.md#rasteriser-calibration).
 CENTRE_BIAS_2W = 0.5
 REFERENCE_CHUNK = 1 << 21  # supersampled pixels x strokes per chunk of the reference
 
