@@ -10,8 +10,8 @@ on its first step) and the steady per-step time on a (2000, 13) tensor, the defa
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import statistics
 import subprocess
 import sys
