@@ -172,6 +172,7 @@ def tiny_train_args(tmp_path, **kw):
     return Args(**base)
 
 
+@pytest.mark.slow
 def test_train_agent_resume_continues_identically(tmp_path, monkeypatch):
     from brushwork.agent import train as train_agent
 
@@ -206,6 +207,7 @@ def test_train_agent_rejects_other_config_on_resume(tmp_path):
         train_agent.main(tiny_train_args(tmp_path, total_steps=20, width=16, resume=True))
 
 
+@pytest.mark.slow
 def test_critic_warmup_keeps_the_initial_actor(tmp_path):
     """--critic-warmup: the actor's weights stay those of --init-actor while only the critic learns."""
     from brushwork.agent import train as train_agent
@@ -237,6 +239,7 @@ def test_train_agent_bad_config():
             Args(**bad).check()
 
 
+@pytest.mark.slow
 def test_tiny_learning_beats_do_nothing_and_random(tmp_path):
     """Solid-colour targets: a few hundred model-based updates clearly beat doing nothing and a random policy."""
     from brushwork.agent import train as train_agent
@@ -266,6 +269,7 @@ def test_tiny_learning_beats_do_nothing_and_random(tmp_path):
     assert trained > nothing + 6 and trained > rand + 4, (trained, nothing, rand)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="torchrun smoke test on Linux")
 def test_torchrun_two_process_smoke(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "brushwork",

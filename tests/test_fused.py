@@ -45,6 +45,7 @@ def test_forward_matches_torch(dtype, tol):
     assert float((a_f - a_t).abs().max()) < tol
 
 
+@pytest.mark.slow
 def test_backward_matches_autograd_and_finite_differences():
     shape, s, fr, nat, px, py = _setup(16, 64, torch.float64)
     w = torch.rand(16, py.shape[1], px.shape[2], generator=torch.Generator().manual_seed(1), dtype=torch.float64)

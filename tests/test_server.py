@@ -135,6 +135,38 @@ def test_page_static_and_health():
     run(fast(workers=1, max_strokes=50), go)
 
 
+def test_the_page_starts_from_the_cli_defaults():
+    """One set of defaults: the page's options are the CLI's (method, detail, shape, background, the
+    automatic stroke count by size and detail), and an upload without options paints what
+    `brushwork paint --width SIZE` would."""
+    from brushwork.painter.painter import PaintConfig, auto_strokes
+
+    async def go(c, app):
+        cfg = (await c.get("/api/config")).json()
+        d = PaintConfig()
+        assert cfg["defaults"] == {"strokes": 0, "size": 512, "shape": d.shape, "method": d.method, "detail": d.detail,
+                                   "background": d.background}
+        assert cfg["auto_strokes"]["auto"]["normal"]["512"] == auto_strokes("auto", 512, 512, "normal") == 2000
+        assert cfg["auto_strokes"]["optimize"]["fine"]["1024"] == 8000
+        assert cfg["auto_strokes"]["agent"]["normal"]["256"] == 200
+        r = await submit(c, png_bytes(48, 36), size=64, detail="draft")  # strokes and method left to the defaults
+        j = r.json()
+        assert r.status_code == 202, j
+        assert j["options"]["strokes"] == auto_strokes("auto", 64, 48, "draft") and j["options"]["detail"] == "draft"
+        html = (await c.get("/")).text
+        assert 'id="detail"' in html and 'placeholder="auto"' in html
+
+    run(fast(workers=1), go)
+
+
+def test_the_automatic_count_stops_at_the_servers_limit():
+    async def go(c, app):
+        r = await submit(c, png_bytes(48, 36), size=512, method="optimize")
+        assert r.status_code == 202 and r.json()["options"]["strokes"] == 40
+
+    run(fast(workers=1, max_strokes=40), go)
+
+
 @pytest.mark.parametrize("path", [
     "/static/../__init__.py", "/static/..%2f__init__.py", "/static/%2e%2e/app.py", "/static/index.html",
     "/static/", "/brushwork/server/app.py", "/api/jobs/../../etc/passwd", "/api/jobs/%2e%2e%2fapp.py/result.png",
@@ -304,8 +336,9 @@ def test_refusals_have_clear_messages():
         await check(413, "limit of 0.02 MB", image=os.urandom(30_000))
         await check(413, "megapixels", image=png_bytes(80, 80))  # 6400 px > 5000
         await check(422, "at least 8x8", image=png_bytes(5, 5))
-        await check(422, "'strokes' must be between 1 and 40", strokes=0)
-        await check(422, "'strokes' must be between 1 and 40", strokes=41)
+        await check(422, "'strokes' must be between 0 and 40", strokes=-1)
+        await check(422, "'strokes' must be between 0 and 40", strokes=41)
+        await check(422, "'detail' must be one of", detail="extreme")
         await check(422, "whole number", strokes="lots")
         await check(422, "'shape' must be one of", shape="hexagon")
         await check(422, "'method' must be one of", method="magic")

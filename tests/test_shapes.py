@@ -254,6 +254,7 @@ def test_svg_matches_soft(shape):
     assert psnr(img.permute(2, 0, 1), canvas) >= 30.0
 
 
+@pytest.mark.slow
 def test_compiled_soft_rasteriser_matches_eager_under_autograd():
     """The trainer uses torch.compile'd rasterisers; they must agree with eager and backpropagate."""
     eager = get_shape("bezier")

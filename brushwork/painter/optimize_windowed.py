@@ -248,7 +248,7 @@ def window_bounds(shape, init, frames, native, cfg):
     ``margin`` x its length, radii up to ``grow`` x the seed's; other shapes: [0, 1] (the border
     penalty keeps them in)."""
     m = len(init)
-    lo, hi = torch.zeros(m, 10), torch.ones(m, 10)
+    lo, hi = torch.zeros(m, N_SHAPE), torch.ones(m, N_SHAPE)
     if not isinstance(shape, Bezier):
         boxes = shape.boxes(init, frames, native)
         length = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])

@@ -253,10 +253,7 @@ def load_rgb(image, background: Background) -> tuple[np.ndarray, str | None]:
 
 def stroke_budget(cfg: PaintConfig, method: str, W: int, H: int, resume: Painting | None) -> tuple[int, int]:
     """(strokes already painted, total strokes the painting will hold); total 0 = as many as --seconds allow."""
-    if method == "optimize":
-        n = cfg.strokes or (0 if cfg.seconds else default_strokes(W, H, cfg.detail))
-    else:
-        n = cfg.strokes or max(200, round(200 * max(W, H) / 256))
+    n = cfg.strokes or (0 if cfg.seconds and method == "optimize" else auto_strokes(method, W, H, cfg.detail))
     if resume is None:
         return 0, n
     if resume.shape != cfg.shape:
@@ -265,6 +262,14 @@ def stroke_budget(cfg: PaintConfig, method: str, W: int, H: int, resume: Paintin
     if cfg.strokes and cfg.strokes <= n_old:
         raise ValueError(f"the resumed painting already has {n_old} strokes; ask for more with --strokes")
     return n_old, cfg.strokes or (n_old + n if n else 0)
+
+
+def auto_strokes(method: str, width: int, height: int, detail: str = "normal") -> int:
+    """The stroke count when none is asked (``--strokes 0``): optimize (and auto) by ``--detail`` and the
+    output's long side (`default_strokes`); the agent's methods 200 per 256 px of it, at least 200."""
+    if method in ("auto", "optimize"):
+        return default_strokes(width, height, detail)
+    return max(200, round(200 * max(width, height) / 256))
 
 
 def load_policy(cfg: PaintConfig, method: str, device: torch.device):

@@ -26,7 +26,7 @@ from .. import device as distributed
 from ..io.weights import WeightsError, load_checkpoint, save_checkpoint, save_weights
 from ..metrics import psnr_from_mse
 from ..options import choices
-from ..stroke import SHAPES, get_shape
+from ..stroke import N_SHAPE, SHAPES, get_shape
 from .model import NeuralRenderer, RendererConfig, count_parameters
 
 
@@ -83,7 +83,7 @@ def stroke_batch(shape_name: str, size: int, batch: int, seed: int) -> tuple[tor
     g = torch.Generator().manual_seed(seed)
     shape = get_shape(shape_name)
     half = batch // 2 if shape.xy_pairs else batch
-    strokes = torch.rand(half, 10, generator=g)
+    strokes = torch.rand(half, N_SHAPE, generator=g)
     alpha = shape.reference(strokes, size)
     if half < batch:
         extra = batch - half

@@ -26,7 +26,8 @@ class Args:
     max_queue: int = 8  # paintings that may wait for a worker; more are refused (HTTP 429)
     max_upload_mb: float = 20.0  # largest accepted upload in MB (HTTP 413 above)
     max_pixels: int = 25_000_000  # largest accepted image, width x height, checked before decoding (HTTP 413 above)
-    max_strokes: int = 2000  # largest stroke budget a user may ask for
+    # largest stroke budget a user may ask for (the CLI's own default reaches 8,000: 1,024 px, --detail fine)
+    max_strokes: int = 8000
     max_size: int = 1024  # largest output side in px a user may ask for
     max_seconds: float = 600.0  # a painting running longer than this is stopped
     job_ttl: float = 1800.0  # seconds a finished painting stays downloadable

@@ -59,7 +59,7 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "cross-origin-resource-policy": "same-origin",
 }
-OPTION_FIELDS = ("strokes", "shape", "method", "background", "size", "palette", "seed")
+OPTION_FIELDS = ("strokes", "shape", "method", "detail", "background", "size", "palette", "seed")
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the option fields, on top of the image itself
 KEEPALIVE_S = 15.0
 
@@ -113,7 +113,7 @@ def agent_status(name: str) -> dict:
 
 def parse_options(form, s: Args, agent: dict) -> dict:
     """Form fields -> validated PaintConfig overrides plus ``size``; ApiError(422) naming the field."""
-    from ..painter.painter import METHODS
+    from ..painter.painter import DETAIL_PRESETS, METHODS, PaintConfig, auto_strokes
     from ..stroke import SHAPES
     from ..stroke.canvas import Background
 
@@ -141,14 +141,18 @@ def parse_options(form, s: Args, agent: dict) -> dict:
             raise ApiError(422, f"option {name!r} must be between {lo} and {hi}, got {v}")
         return v
 
-    strokes = integer("strokes", min(200, s.max_strokes), 1, s.max_strokes)
-    shape = text("shape", "bezier")
+    d = PaintConfig()  # the CLI's defaults are the page's
+    strokes = integer("strokes", 0, 0, s.max_strokes)  # 0: the CLI's automatic count (auto_strokes)
+    detail = text("detail", d.detail)
+    if detail not in DETAIL_PRESETS:
+        raise ApiError(422, f"option 'detail' must be one of {', '.join(DETAIL_PRESETS)}, got {detail[:40]!r}")
+    shape = text("shape", d.shape)
     if shape not in SHAPES:
         raise ApiError(422, f"option 'shape' must be one of {', '.join(SHAPES)}, got {shape[:40]!r}")
-    method = text("method", "auto")
+    method = text("method", d.method)
     if method not in METHODS:
         raise ApiError(422, f"option 'method' must be one of {', '.join(METHODS)}, got {method[:40]!r}")
-    background = text("background", "black")
+    background = text("background", d.background)
     try:
         Background.parse(background)
     except ValueError as e:
@@ -171,8 +175,24 @@ def parse_options(form, s: Args, agent: dict) -> dict:
                                 "use method 'optimize' for other shapes")
     elif method == "auto":
         method = AUTO_METHOD  # decided now, so the job (and its events) name the method that ran
-    return {"strokes": strokes, "shape": shape, "method": method, "background": background, "seed": seed,
-            "palette": palette, "size": size}
+    if not strokes:  # the long side is ``size`` px, so the automatic count is known now (at most the limit)
+        strokes = min(auto_strokes(method, size, size, detail), s.max_strokes)
+    return {"strokes": strokes, "shape": shape, "method": method, "detail": detail, "background": background,
+            "seed": seed, "palette": palette, "size": size}
+
+
+#: The output sizes (long side, px) the page offers.
+SIZES = (128, 256, 512, 1024)
+
+
+def page_defaults(s: Args) -> dict:
+    """The page's starting options: the CLI's (`PaintConfig`), strokes 0 = the CLI's automatic count; the
+    size (the CLI paints at the input's size) is 512 px or the server's largest if smaller."""
+    from ..painter.painter import PaintConfig
+
+    d = PaintConfig()
+    return {"strokes": 0, "size": min(512, s.max_size), "shape": d.shape, "method": d.method, "detail": d.detail,
+            "background": d.background}
 
 
 def decode_image(data: bytes, max_pixels: int, background: str) -> np.ndarray:
@@ -297,7 +317,7 @@ def build_app(s: Args) -> Starlette:
         return JSONResponse({"status": "ok", "version": __version__, **jobs.stats()})
 
     async def config(request: Request) -> Response:
-        from ..painter.painter import METHODS
+        from ..painter.painter import DETAIL_PRESETS, METHODS, auto_strokes
         from ..stroke import SHAPES
 
         return JSONResponse({
@@ -305,8 +325,10 @@ def build_app(s: Args) -> Starlette:
             "agent": {"available": agent["available"], "shape": agent["shape"]},
             "max_strokes": s.max_strokes, "max_size": s.max_size, "max_upload_bytes": upload_limit,
             "max_pixels": s.max_pixels, "max_queue": s.max_queue, "workers": s.workers,
-            "defaults": {"strokes": min(200, s.max_strokes), "size": min(512, s.max_size), "shape": "bezier",
-                         "method": "auto", "background": "black"},
+            "defaults": page_defaults(s), "details": list(DETAIL_PRESETS),
+            # the automatic stroke count (strokes 0) per method, detail and size, as the CLI picks it
+            "auto_strokes": {m: {dt: {str(px): auto_strokes(m, px, px, dt) for px in SIZES if px <= s.max_size}
+                                 for dt in DETAIL_PRESETS} for m in METHODS},
         })
 
     def cross_site(request: Request) -> bool:

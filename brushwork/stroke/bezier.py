@@ -195,7 +195,7 @@ class Bezier(Shape):
     def place(self, cx, cy, length, angle, side):
         n = len(cx)
         dx, dy = torch.cos(angle) * length / 2, torch.sin(angle) * length / 2
-        s = torch.empty(n, 10)
+        s = torch.empty(n, N_SHAPE)
         s[:, 0], s[:, 1] = (cx - dx) / side, (cy - dy) / side
         s[:, 4], s[:, 5] = (cx + dx) / side, (cy + dy) / side
         s[:, 2:4] = 0.5

@@ -54,7 +54,7 @@ class Circle(Shape):
         return downsample2(render_windowed(boxes, big, big, draw, REFERENCE_CHUNK))
 
     def place(self, cx, cy, length, angle, side):
-        s = torch.full((len(cx), 10), 0.5)
+        s = torch.full((len(cx), N_SHAPE), 0.5)
         s[:, 0], s[:, 1] = cx / side, cy / side
         s[:, 2] = length / 2 * 4 / side  # radius ~ length / 2 (r_px ~ v side / 4)
         s[:, 3] = 0.9

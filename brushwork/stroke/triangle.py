@@ -63,7 +63,7 @@ class Triangle(Shape):
 
     # --- soft, differentiable ------------------------------------------------------------------
     def place(self, cx, cy, length, angle, side):
-        s = torch.full((len(cx), 10), 0.5)
+        s = torch.full((len(cx), N_SHAPE), 0.5)
         for i, off in enumerate((0.0, 2.1, 4.2)):  # a slightly irregular triangle around the centre
             s[:, 2 * i] = (cx + torch.cos(angle + off) * length / 2) / side
             s[:, 2 * i + 1] = (cy + torch.sin(angle + off) * length / 2) / side

@@ -35,7 +35,7 @@
   function busy(on) {
     $("paint").disabled = on || !S.file;
     $("cancel").disabled = !on;
-    for (const id of ["strokes", "shape", "method", "background", "bgcolor", "size", "file"]) $(id).disabled = on;
+    for (const id of ["strokes", "shape", "method", "detail", "background", "bgcolor", "size", "file"]) $(id).disabled = on;
   }
   function fmtBytes(n) { return n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MB` : `${Math.round(n / 1e3)} kB`; }
   function backgroundValue() {
@@ -52,7 +52,9 @@
       addShapes(c.shapes);
       const strokes = $("strokes");
       strokes.max = c.max_strokes;
-      strokes.value = Math.min(Number(strokes.value) || c.defaults.strokes, c.max_strokes);
+      strokes.value = c.defaults.strokes ? String(Math.min(c.defaults.strokes, c.max_strokes)) : "";  // "" = auto
+      $("method").value = c.defaults.method;
+      $("detail").value = c.defaults.detail;
       const size = $("size");
       for (const opt of [...size.options]) if (Number(opt.value) > c.max_size) opt.remove();
       if (![...size.options].some((o) => Number(o.value) === c.max_size) && c.max_size < 1024) {
@@ -64,11 +66,28 @@
           if (opt) { opt.disabled = true; opt.textContent = `${m} (no agent installed)`; }
         }
       }
+      $("size").value = String(c.defaults.size);
+      for (const id of ["strokes", "method", "detail", "size"]) $(id).addEventListener("input", strokesHint);
+      strokesHint();
       $("drop-hint").textContent = `PNG, JPEG, WebP, GIF, TIFF, BMP · up to ${fmtBytes(c.max_upload_bytes)}, ` +
         `${(c.max_pixels / 1e6).toFixed(0)} megapixels`;
     } catch (e) {
       showError("Cannot reach the server.");
     }
+  }
+
+  // What the options will paint: with no stroke count, the CLI's automatic one for this size, detail
+  // and method (the server's /api/config lists them), and whether it is over this server's limit.
+  function strokesHint() {
+    const c = S.config;
+    if (!c || !c.auto_strokes) return;
+    const typed = Number($("strokes").value) || 0;
+    const auto = ((c.auto_strokes[$("method").value] || {})[$("detail").value] || {})[$("size").value];
+    const n = Math.min(typed || auto, c.max_strokes);
+    let text = typed ? `${n.toLocaleString()} strokes` : `auto: ${n.toLocaleString()} strokes`;
+    text += ` at ${$("size").value} px, ${$("detail").value} detail`;
+    if ((typed || auto) > c.max_strokes) text += ` (this server's limit; the CLI would paint ${(typed || auto).toLocaleString()})`;
+    $("strokes-hint").textContent = text;
   }
 
   // --- choosing an image ---------------------------------------------------------------------
@@ -227,7 +246,8 @@
     $("downloads").hidden = true;
     const body = new FormData();
     body.append("image", S.file, S.file.name || "image");
-    body.append("strokes", $("strokes").value);
+    body.append("strokes", $("strokes").value || "0");  // 0: the automatic count
+    body.append("detail", $("detail").value);
     body.append("shape", $("shape").value);
     body.append("method", $("method").value);
     body.append("background", backgroundValue());
