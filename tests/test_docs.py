@@ -190,3 +190,17 @@ def test_doc_links_in_the_code_resolve():
             if not target.exists() or (anchor and anchor not in anchors(target.read_text())):
                 bad.append(f"{p}:{i}: {doc}#{anchor}")
     assert bad == []
+
+
+def test_the_512px_summary_in_benchmarks_md_matches_its_report():
+    # docs/benchmarks.md's notes repeat paint-512.md's means; every cell must be the generated one
+    summary = [t for t in tables((ROOT / "docs/benchmarks.md").read_text()) if t[0][-1] == "peak RSS MiB"]
+    assert len(summary) == 1
+    headers, rows = summary[0]
+    report = (ROOT / "docs/benchmarks/paint-512.md").read_text()
+    assert len(rows) == 5
+    for cells in rows:
+        strokes = cells[0].split()[0]
+        for column in ("PSNR dB", "SSIM", "s / image"):
+            assert float(cells[headers.index(column)]) == doc_figure(report, {"strokes": strokes}, column), (strokes, column)
+        assert float(cells[-1]) == doc_figure(report, {"strokes": strokes}, "peak RSS MiB (Δ)"), strokes
