@@ -19,8 +19,8 @@ One iteration, with strokes i = 0 .. N-1 composited in order inside their fixed 
 Memory: steps 1-3 hold ~36 bytes per window pixel, so the canvas is cut into bands of rows holding
 ``band_pixels`` window pixels each and one iteration runs the steps band after band (the composite
 is per pixel: a stroke crossing two bands is two clipped windows, and the bands' gradients add up to
-the whole canvas's).  A 2048 px painting of 5,000 strokes (49 M window pixels) peaked at 2.2 GB in
-one piece.
+the whole canvas's).  In one piece, a large painting's peak memory grew with its window pixels
+(figures: docs/choices.md#memory).
 
 Strokes stay inside their windows through per-stroke parameter bounds (`optimize_windowed.window_bounds`),
 so what the loss sees is what the final render draws.
@@ -201,7 +201,7 @@ def _band_step(band: _Band, s: Tensor, zg: Tensor, lo: Tensor, span: Tensor, col
                   for loc, px, py in band.chunks]
         cols = colors[gidx]
         prev = []
-        if band.fast is not None:  # the same loops as below, compiled (numba): ~10 us of Python per stroke saved
+        if band.fast is not None:  # the same loops as below, compiled (numba): no Python per stroke
             flat = torch.cat([a.reshape(-1) for a in alphas]).to(C.dtype)
             sizes = [a.numel() for a in alphas]
             del alphas
