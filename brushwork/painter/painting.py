@@ -177,7 +177,9 @@ class Painting:
             raise ValueError(f"{source}: stroke file version {data['version']} is newer than this brushwork supports ({JSON_VERSION})")
         for side in ("width", "height"):
             v = data.get(side)
-            check_side(f"{source}: {side}", v if isinstance(v, int) else -1 if v is None else v)
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            check_side(f"{source}: {side}", v)
         if isinstance(data.get("strokes"), list) and len(data["strokes"]) > MAX_STROKES:
             raise ValueError(f"{source}: {len(data['strokes']):,} strokes; a painting holds at most {MAX_STROKES:,}")
         try:
