@@ -204,3 +204,14 @@ def test_the_512px_summary_in_benchmarks_md_matches_its_report():
         for column in ("PSNR dB", "SSIM", "s / image"):
             assert float(cells[headers.index(column)]) == doc_figure(report, {"strokes": strokes}, column), (strokes, column)
         assert float(cells[-1]) == doc_figure(report, {"strokes": strokes}, "peak RSS MiB (Δ)"), strokes
+
+
+def test_links_to_choices_md_sections_resolve():
+    # the docs and the README link docs/choices.md's sections by anchor, as the code does
+    known = anchors((ROOT / "docs/choices.md").read_text())
+    bad = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for anchor in re.findall(r"choices\.md#([\w-]+)", path.read_text()):
+            if anchor not in known:
+                bad.append(f"{path.relative_to(ROOT)}: choices.md#{anchor}")
+    assert bad == []
