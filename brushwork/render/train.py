@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
 from .. import device as distributed
+from ..io.files import truncate_log
 from ..io.weights import resume_checkpoint, save_checkpoint, save_weights
 from ..metrics import psnr_from_mse
 from ..options import choices
@@ -162,6 +163,7 @@ def main(args: Args) -> Path:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, best, elapsed = ck["step"], ck["best"], ck.get("elapsed", 0.0)
+        truncate_log(log_path, "step", step)  # rows a killed run logged after its last checkpoint
     net = torch.nn.parallel.DistributedDataParallel(model) if d.enabled else model
     val = validation_set(args) if d.main else None
     writer = None
