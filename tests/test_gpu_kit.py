@@ -167,3 +167,17 @@ def test_kit_bad_arguments(kit):
     assert args.shapes == ("circle", "triangle") and args.compile is False and args.minutes == 3.0
     assert kit.agent_overrides(args) == {"envs": 32}
     assert args.work_dir.name == "o-work"
+
+
+def test_kit_imports_without_the_cli_parser():
+    """The GPU machines' Python has torch, numba, safetensors, tqdm and pillow but not tyro: the kit (the
+    trainers, not the CLI) must import there."""
+    import subprocess
+
+    code = ("import sys, importlib.util; sys.modules['tyro'] = None; "
+            f"spec = importlib.util.spec_from_file_location('gpu_kit', {str(KIT_PATH)!r}); "
+            "m = importlib.util.module_from_spec(spec); sys.modules['gpu_kit'] = m; spec.loader.exec_module(m); "
+            "m.KitArgs(out='o').check(); print(m.agent_args(m.KitArgs(), 'exact', 'analytic', 1, 0).preset)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("paper-celeba")
