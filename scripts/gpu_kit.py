@@ -229,7 +229,21 @@ def train_renderers(kit: KitArgs, state: dict, device: torch.device, budget_s: f
         ck = load_checkpoint(args.out / "checkpoint.pt")
         rec.update(steps=ck["step"], seconds=round(ck["elapsed"], 1), budget_seconds=round(per_shape, 1),
                    best_val_psnr_db=round(ck["best"], 3), config=ck["config"], note="")
+        rec.update(fp16_check(args, device))
         export(kit, state)
+
+
+def fp16_check(args: renderer_train.Args, device: torch.device) -> dict:
+    """The exported (fp16) renderer's validation PSNR beside the fp32 one it was exported at: what storing it
+    in half precision costs (`brushwork bench renderers` measures the same file)."""
+    from brushwork.render.model import load_renderer
+
+    path = args.out / "renderer.safetensors"
+    model = load_renderer(str(path), device, shape=args.shape, size=args.size)
+    fp16 = renderer_train.evaluate(model, renderer_train.validation_set(args), device)
+    fp32 = model.meta["metric"].get("val_psnr_db")
+    return {"exported_steps": model.meta["steps"], "exported_val_psnr_db_fp32": fp32, "exported_val_psnr_db_fp16": round(fp16, 3),
+            "fp16_loss_db": round(fp32 - fp16, 3) if fp32 is not None else None}
 
 
 def train_agent(kit: KitArgs, state: dict, budget_s: float, deadline: float) -> None:

@@ -105,7 +105,9 @@ def test_kit_smoke_kill_resume_export(kit, tmp_path, monkeypatch):
     state = run_kit(kit, tmp_path)
     assert state["runs"][-1]["finished"] and len(state["runs"]) == 2
     for shape in SHAPES:
-        assert state["renderers"][shape]["steps"] == 6, shape
+        rec = state["renderers"][shape]
+        assert rec["steps"] == 6 and rec["exported_steps"] in (3, 6) and rec["data_device"] == "cpu", shape
+        assert abs(rec["fp16_loss_db"]) < 0.5 and rec["exported_val_psnr_db_fp16"] > 0, shape  # fp16 costs ~nothing
     rows = (tmp_path / "out" / "renderers.csv").read_text().splitlines()
     assert rows[0].startswith("shape,step,") and sum(r.startswith("bezier,") for r in rows) == 2  # steps 3 and 6, once each
     neural, exact = state["agent"]["neural"], state["agent"]["exact"]
