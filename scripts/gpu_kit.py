@@ -240,7 +240,7 @@ def fp16_check(args: renderer_train.Args, device: torch.device) -> dict:
 
     path = args.out / "renderer.safetensors"
     model = load_renderer(str(path), device, shape=args.shape, size=args.size)
-    fp16 = renderer_train.evaluate(model, renderer_train.validation_set(args), device)
+    fp16 = renderer_train.evaluate(model, renderer_train.validation_set(args, device if args.data_device == "train" else "cpu"), device)
     fp32 = model.meta["metric"].get("val_psnr_db")
     return {"exported_steps": model.meta["steps"], "exported_val_psnr_db_fp32": fp32, "exported_val_psnr_db_fp16": round(fp16, 3),
             "fp16_loss_db": round(fp32 - fp16, 3) if fp32 is not None else None}

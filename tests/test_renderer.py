@@ -225,12 +225,16 @@ def test_train_renderer_minutes_budget_and_time_schedule(tmp_path):
         Args(data_device="gpu").check()
 
 
-def test_train_renderer_data_on_the_training_device_matches_the_workers(tmp_path):
-    from brushwork.render.train import stroke_batch
+def test_train_renderer_data_on_the_training_device_trains_identically(tmp_path):
+    """--data-device train draws the same batches in the training process (no workers) as the workers do."""
+    from brushwork.render.train import Args, main
 
-    x, y = stroke_batch("triangle", 32, 4, 7, "cpu")
-    x2, y2 = stroke_batch("triangle", 32, 4, 7, torch.device("cpu"))
-    assert torch.equal(x, x2) and torch.equal(y, y2)
+    common = dict(steps=2, size=32, width=0.25, batch=2, val_strokes=4, val_every=1, ckpt_every=1, half=False)
+    main(Args(out=tmp_path / "a", workers=0, **common))
+    main(Args(out=tmp_path / "b", workers=3, data_device="train", device="cpu", **common))
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_truncate_log_drops_rows_past_the_checkpoint(tmp_path):

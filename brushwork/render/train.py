@@ -128,9 +128,10 @@ def batch_seed(seed: int, rank: int, step: int) -> int:
     return hash((seed, rank, step)) & 0x7FFFFFFF
 
 
-def validation_set(args: Args) -> tuple[torch.Tensor, torch.Tensor]:
+def validation_set(args: Args, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The held-out strokes and their reference maps, rasterised on ``device`` (the same strokes on any)."""
     # A seed no training batch uses (training seeds are hashes of tuples).
-    return stroke_batch(args.shape, args.size, args.val_strokes, 10_000_019 + args.seed)
+    return stroke_batch(args.shape, args.size, args.val_strokes, 10_000_019 + args.seed, device)
 
 
 @torch.no_grad()
@@ -165,7 +166,7 @@ def main(args: Args) -> Path:
         step, best, elapsed = ck["step"], ck["best"], ck.get("elapsed", 0.0)
         truncate_log(log_path, "step", step)  # rows a killed run logged after its last checkpoint
     net = torch.nn.parallel.DistributedDataParallel(model) if d.enabled else model
-    val = validation_set(args) if d.main else None
+    val = validation_set(args, device if args.data_device == "train" else "cpu") if d.main else None
     writer = None
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
