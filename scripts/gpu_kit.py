@@ -151,8 +151,8 @@ def renderer_args(kit: KitArgs, shape: str, minutes: float, data_device: str) ->
     a = dict(shape=shape, size=kit.renderer_size, width=kit.renderer_width, batch=kit.renderer_batch, steps=kit.renderer_steps,
              val_strokes=kit.val_strokes, val_every=kit.val_every, ckpt_every=kit.ckpt_every, workers=workers)
     if kit.smoke:
-        a.update({k: v for k, v in SMOKE_RENDERER.items()
-                  if k != "width" or kit.renderer_width == KitArgs.renderer_width})  # a width asked for stays
+        asked = {k for k, f in (("size", "renderer_size"), ("width", "renderer_width")) if getattr(kit, f) != getattr(KitArgs, f)}
+        a.update({k: v for k, v in SMOKE_RENDERER.items() if k not in asked})  # a size or width asked for stays
     return renderer_train.Args(**a, out=out, resume=(out / "checkpoint.pt").is_file(), minutes=minutes, device=kit.device,
                                data_device=data_device, threads=kit.threads, seed=kit.seed, half=True)
 
@@ -249,7 +249,8 @@ def fp16_check(args: renderer_train.Args, device: torch.device) -> dict:
 def train_agent(kit: KitArgs, state: dict, budget_s: float, deadline: float) -> None:
     per_arm = budget_s / max(1, len(kit.arms))
     work = kit.work_dir
-    trained = work / "renderer-bezier" / "renderer.safetensors"
+    shape = agent_args(kit, "neural", "analytic", 0, 0).shape
+    trained = work / f"renderer-{shape}" / "renderer.safetensors"
     frozen = work / "agent-neural" / "renderer.safetensors"
     reached = 0
     for arm in kit.arms:
@@ -260,8 +261,8 @@ def train_agent(kit: KitArgs, state: dict, budget_s: float, deadline: float) -> 
                 if trained.is_file():
                     shutil.copy2(trained, frozen)
             renderer = str(frozen) if frozen.is_file() else "neural"
-            rec["renderer"] = (f"the kit's bezier renderer as it was when this arm started ({read_metadata(frozen)['steps']} steps)"
-                               if frozen.is_file() else "the shipped bezier renderer (the kit trained none)")
+            rec["renderer"] = (f"the kit's {shape} renderer as it was when this arm started ({read_metadata(frozen)['steps']} steps)"
+                               if frozen.is_file() else f"the shipped {shape} renderer (the kit trained none)")
         else:
             renderer = "analytic"
             rec["renderer"] = "the analytic (exact, differentiable) rasteriser"
@@ -428,7 +429,13 @@ def main(kit: KitArgs) -> dict:
     # The agent's data first: a missing dataset should stop the kit before it spends any GPU time.
     from brushwork.agent.targets import open_data
 
-    open_data(agent_args(kit, "exact", "analytic", 0, 0), "test", 0)
+    agent = agent_args(kit, "exact", "analytic", 0, 0)
+    open_data(agent, "test", 0)
+    if "neural" in kit.arms and agent.shape in kit.shapes and kit.renderer_share > 0:
+        r = renderer_args(kit, agent.shape, 0, "cpu")
+        if r.size < agent.size:  # the agent's environment would refuse it, after the renderers' minutes
+            raise ValueError(f"the neural arm paints {agent.size} px canvases, but --renderer-size is {r.size} px: "
+                             f"train renderers of at least {agent.size} px, or set the agent's size with --agent-set size={r.size}")
     state_path = work / "kit.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"runs": [], "renderers": {}, "agent": {}}
     run = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(start)), "minutes": kit.minutes,

@@ -160,11 +160,14 @@ def test_pack_respects_the_limits(kit, tmp_path):
         assert tar.extractfile("a.bin").read() == (tmp_path / "a.bin").read_bytes()
 
 
-def test_kit_bad_arguments(kit):
+def test_kit_bad_arguments(kit, tmp_path):
     for bad in (dict(minutes=0), dict(shapes=("blob",)), dict(arms=("fast",)), dict(data_device="tpu"), dict(preset="huge"),
                 dict(agent_set=["nonsense=1"]), dict(agent_set=["envs"]), dict(max_files=2)):
         with pytest.raises(ValueError):
             kit.KitArgs(**bad).check()
+    with pytest.raises(ValueError, match="neural arm paints 32 px canvases, but --renderer-size is 16 px"):
+        kit.main(kit.KitArgs(smoke=True, device="cpu", out=tmp_path / "o", renderer_size=16))
+    assert not (tmp_path / "o-work" / "renderer-bezier").exists()  # refused before any training
     args = kit.parse(["--minutes", "3", "--out", "o", "--shapes", "circle,triangle", "--no-compile", "--agent-set", "envs=32"])
     assert args.shapes == ("circle", "triangle") and args.compile is False and args.minutes == 3.0
     assert kit.agent_overrides(args) == {"envs": 32}
