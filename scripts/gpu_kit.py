@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import filecmp
 import io
 import json
 import os
@@ -342,7 +343,12 @@ def export(kit: KitArgs, state: dict) -> None:
         written.append("curves.png")
     files = [(f"renderer-{s}.safetensors", work / f"renderer-{s}" / "renderer.safetensors") for s in kit.shapes]
     files += [(f"actor-{a}.safetensors", work / f"agent-{a}" / "actor.safetensors") for a in kit.arms]
-    files += [("renderer-neural-arm.safetensors", work / "agent-neural" / "renderer.safetensors")]
+    frozen = work / "agent-neural" / "renderer.safetensors"
+    same = [n for n, p in files[: len(kit.shapes)] if frozen.is_file() and p.is_file() and filecmp.cmp(frozen, p, shallow=False)]
+    if same:  # the neural arm's renderer is one of the renderers packed already
+        state["neural_arm_renderer"] = f"the same file as {same[0]}"
+    else:
+        files += [("renderer-neural-arm.safetensors", frozen)]
     parts, packed, left = pack(files, out, kit.part_mb * MiB,
                                max_parts=min(kit.max_files - len(written), kit.max_mb // kit.part_mb))
     state["outputs"] = written + parts

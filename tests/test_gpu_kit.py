@@ -123,6 +123,7 @@ def test_kit_smoke_kill_resume_export(kit, tmp_path, monkeypatch):
     files = sorted(p.name for p in out.iterdir())
     assert len(files) <= 8 and all(p.stat().st_size <= 16 * 2**20 for p in out.iterdir())
     assert files == sorted(state["outputs"]) and "summary.json" in files and "agent.csv" in files
+    assert state["neural_arm_renderer"] == "the same file as renderer-bezier.safetensors"  # packed once
     data = b"".join((out / n).read_bytes() for n in files if n.startswith("weights.tar."))
     dest = tmp_path / "unpacked"
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
