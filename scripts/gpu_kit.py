@@ -339,8 +339,11 @@ def export(kit: KitArgs, state: dict) -> None:
 
             atomic_write(out / name, write)
             written.append(name)
-    if plot_curves(kit, out / "curves.png"):
-        written.append("curves.png")
+    try:
+        if plot_curves(kit, out / "curves.png"):
+            written.append("curves.png")
+    except Exception as e:  # a figure is never worth the weights: the CSVs hold the same curves
+        state["curves_error"] = f"{type(e).__name__}: {e}"
     files = [(f"renderer-{s}.safetensors", work / f"renderer-{s}" / "renderer.safetensors") for s in kit.shapes]
     files += [(f"actor-{a}.safetensors", work / f"agent-{a}" / "actor.safetensors") for a in kit.arms]
     frozen = work / "agent-neural" / "renderer.safetensors"
@@ -408,7 +411,8 @@ def plot_curves(kit: KitArgs, path: Path) -> bool:
     for a in kit.arms:
         rows = read_csv(work / f"agent-{a}" / "log.csv")
         if rows:
-            right.plot([int(r["updates"]) for r in rows], [float(r["eval_psnr"]) for r in rows], label=a)
+            right.plot([int(r["updates"]) for r in rows], [float(r["eval_psnr"]) for r in rows],
+                       label=f"{a} (painting through its own renderer)")
     right.set(xlabel="DDPG updates", ylabel="held-out PSNR (dB)", title=f"{kit.preset}: neural vs exact renderer")
     for ax in (left, right):
         if ax.lines:
