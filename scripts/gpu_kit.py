@@ -152,8 +152,9 @@ def renderer_args(kit: KitArgs, shape: str, minutes: float, data_device: str) ->
     a = dict(shape=shape, size=kit.renderer_size, width=kit.renderer_width, batch=kit.renderer_batch, steps=kit.renderer_steps,
              val_strokes=kit.val_strokes, val_every=kit.val_every, ckpt_every=kit.ckpt_every, workers=workers)
     if kit.smoke:
-        asked = {k for k, f in (("size", "renderer_size"), ("width", "renderer_width")) if getattr(kit, f) != getattr(KitArgs, f)}
-        a.update({k: v for k, v in SMOKE_RENDERER.items() if k not in asked})  # a size or width asked for stays
+        asked = {k for k, f in (("size", "renderer_size"), ("width", "renderer_width"), ("steps", "renderer_steps"),
+                                ("batch", "renderer_batch")) if getattr(kit, f) != getattr(KitArgs, f)}
+        a.update({k: v for k, v in SMOKE_RENDERER.items() if k not in asked})  # a setting asked for stays
     return renderer_train.Args(**a, out=out, resume=(out / "checkpoint.pt").is_file(), minutes=minutes, device=kit.device,
                                data_device=data_device, threads=kit.threads, seed=kit.seed, half=True)
 
@@ -269,14 +270,16 @@ def train_agent(kit: KitArgs, state: dict, budget_s: float, deadline: float) -> 
             rec["renderer"] = "the analytic (exact, differentiable) rasteriser"
         ckpt = work / f"agent-{arm}" / "checkpoint.pt"
         spent, steps = checkpoint_seconds(ckpt, "agent")
-        left = min(per_arm - spent, deadline - time.time())
+        # The neural arm takes its share; the exact arm may use whatever the neural one left, to match its steps.
         until = reached if (arm == "exact" and "neural" in kit.arms) else 0
+        cap = budget_s - checkpoint_seconds(work / "agent-neural" / "checkpoint.pt", "agent")[0] if until else per_arm
+        left = min(cap - spent, deadline - time.time())
         if "neural" in kit.arms and arm == "exact" and reached == 0:
             rec["note"] = "not run: the neural arm has no steps to match"
         elif until and steps >= until:
             rec["note"] = ""  # already level with the neural arm
         elif left <= 0:
-            rec["note"] = "time budget spent" if spent >= per_arm else "skipped in the last run: out of time"
+            rec["note"] = "time budget spent" if spent >= cap else "skipped in the last run: out of time"
         else:
             args = agent_args(kit, arm, renderer, left / 60, until)
             agent_train.main(args)
@@ -285,7 +288,7 @@ def train_agent(kit: KitArgs, state: dict, budget_s: float, deadline: float) -> 
             ck = load_checkpoint(ckpt)
             s = ck["state"]
             rec.update(env_steps=s["env_steps"], updates=s["updates"], seconds=round(s["seconds"], 1),
-                       budget_seconds=round(per_arm, 1), best_eval_psnr_db=round(s["best_psnr"], 3), identity=ck["identity"])
+                       budget_seconds=round(cap, 1), best_eval_psnr_db=round(s["best_psnr"], 3), identity=ck["identity"])
             if arm == "neural":
                 reached = s["env_steps"]
         export(kit, state)
