@@ -11,7 +11,7 @@ It runs, in order, each phase resuming from its checkpoint in WORK when the kit 
    parameters), batches rasterised on the GPU itself when its reference agrees with the CPU's
    (``--data-device auto``), else in CPU worker processes; the LR schedule follows the time budget.
 2. **agent** (the rest, split evenly between two arms): ``--preset`` (the paper's model-based DDPG) twice
-   with the same seed: arm ``neural`` paints through a frozen copy of the kit's bezier renderer, arm
+   with the same seed: arm ``neural`` paints through a frozen copy of the kit's renderer of its shape, arm
    ``exact`` through the analytic (exact, differentiable) rasteriser, stopped at the env steps the neural
    arm reached (``--until-steps``), so both have had the same updates at the same learning rates.  Each
    arm's final actor is then judged through both renderers on the same held-out images.

@@ -94,8 +94,7 @@ class Args:
     # every weight by ~lr whatever its gradient, and one such step at 5e-4 took the shipped circle agent from
     # 19.6 to 15.2 dB when training on from it (--init-actor); 0 = off
     minutes: float = 0.0  # stop (checkpoint + export) after this many minutes of this run (0 = no limit)
-    until_steps: int = 0  # DDPG: stop (checkpoint + export) once this many env steps are done (0 = --total-steps); the LR
-    # plan stays --total-steps': two runs stopped at the same count have had the same updates at the same LRs
+    until_steps: int = 0  # DDPG: stop (checkpoint, export) after this many env steps (0 = --total-steps), LR plan unchanged
     eval_every: int = 50  # batched episodes between evaluations
     eval_images: int = 32  # held-out images per evaluation
     ckpt_every: int = 20  # batched episodes between checkpoints
