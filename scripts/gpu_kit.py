@@ -119,9 +119,9 @@ class KitArgs:
 
 # --- settings of each phase --------------------------------------------------------------------------------
 
-SMOKE_RENDERER = dict(size=32, width=0.25, batch=4, steps=6, val_strokes=8, val_every=3, ckpt_every=2, workers=0)
+SMOKE_RENDERER = dict(size=32, width=0.25, batch=4, steps=6, val_strokes=8, val_every=3, ckpt_every=3, workers=0)
 SMOKE_AGENT = dict(data="solid", size=32, bundle=2, steps=2, envs=4, batch=4, width=8, warmup=4, eval_every=2, eval_images=4,
-                   ckpt_every=2, log_every=1000, replay=20, total_steps=12, updates_per_episode=2, compile=False)
+                   ckpt_every=3, log_every=1000, replay=20, total_steps=12, updates_per_episode=2, compile=False)
 
 
 def agent_overrides(kit: KitArgs) -> dict:

@@ -83,7 +83,7 @@ def run_kit(kit, tmp_path, **kw):
 @pytest.mark.slow
 def test_kit_smoke_kill_resume_export(kit, tmp_path, monkeypatch):
     work = tmp_path / "work"
-    # Run 1 is killed while writing the bezier renderer's second checkpoint (step 4 of 6).
+    # Run 1 is killed while writing the bezier renderer's second checkpoint (step 6 of 6, after it logged step 6).
     calls = []
 
     def second_bezier_checkpoint(f):
@@ -96,7 +96,7 @@ def test_kit_smoke_kill_resume_export(kit, tmp_path, monkeypatch):
     with pytest.raises(Killed):
         run_kit(kit, tmp_path)
     monkeypatch.undo()
-    assert load_checkpoint(work / "renderer-bezier" / "checkpoint.pt")["step"] == 2  # the previous checkpoint
+    assert load_checkpoint(work / "renderer-bezier" / "checkpoint.pt")["step"] == 3  # the previous checkpoint
     assert sorted(p.name for p in (work / "renderer-bezier").iterdir()) == ["checkpoint.pt", "log.csv", "renderer.safetensors"]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["runs"][-1]["finished"] is False
