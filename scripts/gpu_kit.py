@@ -192,11 +192,19 @@ def pick_data_device(kit: KitArgs, shape: str, size: int, device: torch.device) 
 
 # --- the kit's own state: runs so far, per-phase results --------------------------------------------------
 
+def peek(path: Path) -> dict:
+    """A checkpoint, memory-mapped: reading its step counts does not load the paper preset's replay (GBs)."""
+    try:
+        return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception:  # not mmap-able (an old format): the ordinary, checked load
+        return load_checkpoint(path)
+
+
 def checkpoint_seconds(path: Path, kind: str) -> tuple[float, int]:
     """(training seconds, steps) recorded in a checkpoint; (0, 0) when there is none."""
     if not path.is_file():
         return 0.0, 0
-    ck = load_checkpoint(path)
+    ck = peek(path)
     if kind == "renderer":
         return float(ck.get("elapsed", 0.0)), int(ck["step"])
     return float(ck["state"]["seconds"]), int(ck["state"]["env_steps"])
@@ -228,7 +236,7 @@ def train_renderers(kit: KitArgs, state: dict, device: torch.device, budget_s: f
             args.data_device, rec["data_device_why"] = pick_data_device(kit, shape, args.size, device)
             rec["data_device"] = args.data_device
             renderer_train.main(args)
-        ck = load_checkpoint(args.out / "checkpoint.pt")
+        ck = peek(args.out / "checkpoint.pt")
         rec.update(steps=ck["step"], seconds=round(ck["elapsed"], 1), budget_seconds=round(per_shape, 1),
                    best_val_psnr_db=round(ck["best"], 3), config=ck["config"], note="")
         rec.update(fp16_check(args, device))
@@ -285,7 +293,7 @@ def train_agent(kit: KitArgs, state: dict, budget_s: float, deadline: float) -> 
             agent_train.main(args)
             rec["note"] = ""
         if ckpt.is_file():
-            ck = load_checkpoint(ckpt)
+            ck = peek(ckpt)
             s = ck["state"]
             rec.update(env_steps=s["env_steps"], updates=s["updates"], seconds=round(s["seconds"], 1),
                        budget_seconds=round(cap, 1), best_eval_psnr_db=round(s["best_psnr"], 3), identity=ck["identity"])
