@@ -6,6 +6,8 @@
 #   scripts/train_gpu.sh 12 "$OUT/paper" paper-celeba --data photos      # the paper's model-based DDPG
 #   scripts/train_gpu.sh 12 "$OUT/direct" direct --envs 64 --side 128    # backprop through the rollout
 #
+# For the renderers of every shape and the paper's agent (neural vs exact renderer) in one go, resumable and
+# packed for a folder of at most 8 files: scripts/gpu_kit.py (docs/training.md, "The GPU kit").
 # Needs `brushwork data fetch` (or --data PATH) and a CUDA build of torch in the environment.
 set -euo pipefail
 MINUTES=${1:?minutes}; OUT=${2:?output folder}; PRESET=${3:-paper-celeba}; shift 3 || shift $#

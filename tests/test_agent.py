@@ -203,8 +203,22 @@ def test_train_agent_rejects_other_config_on_resume(tmp_path):
     from brushwork.io.weights import WeightsError
 
     train_agent.main(tiny_train_args(tmp_path, total_steps=6, updates_per_episode=1))
-    with pytest.raises(WeightsError, match="other settings"):
+    with pytest.raises(WeightsError, match="other settings") as e:
         train_agent.main(tiny_train_args(tmp_path, total_steps=20, width=16, resume=True))
+    assert "width 8 -> 16" in str(e.value) and "\n" not in str(e.value) and "size" not in str(e.value)
+
+
+def test_train_agent_until_steps_stops_early_on_the_same_plan(tmp_path):
+    """--until-steps: two arms stopped at the same env steps have had the same updates at the same LRs."""
+    from brushwork.agent import train as train_agent
+
+    args = tiny_train_args(tmp_path, total_steps=20, until_steps=8, updates_per_episode=1)
+    train_agent.main(args)
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ck["state"]["env_steps"] == 8 and ck["state"]["updates"] == 2  # episodes 3 and 4 (warm-up: 4 steps)
+    assert args.total_updates == 8  # the LR plan is still --total-steps'
+    with pytest.raises(ValueError, match="until-steps"):
+        tiny_train_args(tmp_path, until_steps=-1).check()
 
 
 @pytest.mark.slow

@@ -169,3 +169,78 @@ def test_train_renderer_bad_args():
         Args(shape="blob").check()
     with pytest.raises(ValueError, match="steps"):
         Args(steps=0).check()
+
+
+def test_renderer_for_another_shape_or_size_is_refused_naming_both(tmp_path):
+    from brushwork.agent.env import make_renderer
+
+    m = NeuralRenderer(RendererConfig(shape="circle", size=32, width=0.25))
+    p = save_weights(tmp_path / "circle32.safetensors", m.state_dict(), "renderer", m.config.to_dict(), half=True)
+    assert load_renderer(str(p), shape="circle", size=32).config == m.config
+    with pytest.raises(WeightsError, match=r"circle32.safetensors: a circle renderer at 32 px, but a bezier renderer at 32 px"):
+        load_renderer(str(p), shape="bezier")
+    with pytest.raises(WeightsError, match=r"a circle renderer at 32 px, but a circle renderer at 64 px"):
+        load_renderer(str(p), size=64)
+    # the agent's environment: another shape, or a renderer smaller than the canvas (it would be upsampled)
+    with pytest.raises(WeightsError, match=r"a circle renderer at 32 px, but a triangle renderer"):
+        make_renderer(str(p), "triangle", 32, torch.device("cpu"))
+    with pytest.raises(WeightsError, match=r"circle renderer at 32 px cannot paint a circle canvas of 64 px"):
+        make_renderer(str(p), "circle", 64, torch.device("cpu"))
+    assert make_renderer(str(p), "circle", 32, torch.device("cpu"))(torch.rand(2, 13)).shape == (2, 32, 32)
+    # the bench: a given file must be of a benched shape and of the bench's size
+    from brushwork.bench.renderers import neural_renderers
+
+    with pytest.raises(WeightsError, match=r"a circle renderer at 32 px, but the bench asks for bezier, triangle at 32 px"):
+        neural_renderers(("bezier", "triangle"), [p], 32)
+    with pytest.raises(WeightsError, match=r"a circle renderer at 32 px, but a circle renderer at 128 px"):
+        neural_renderers(("circle",), [p], 128)
+    assert [m.config.shape for _, m in neural_renderers(("circle",), [p], 32)][-1] == "circle"
+
+
+def test_resume_under_another_architecture_names_the_settings(tmp_path):
+    from brushwork.render.train import Args, main
+
+    common = dict(batch=2, val_strokes=4, val_every=1, ckpt_every=1, workers=0, out=tmp_path, size=32)
+    main(Args(steps=1, width=0.25, **common))
+    with pytest.raises(WeightsError) as e:
+        main(Args(steps=2, width=0.5, resume=True, **common))
+    msg = str(e.value)
+    assert "\n" not in msg and "width 0.25 -> 0.5" in msg and "checkpoint.pt" in msg and "size" not in msg
+
+
+def test_train_renderer_minutes_budget_and_time_schedule(tmp_path):
+    from brushwork.render.train import Args, lr_at, main, progress
+
+    a = Args(steps=1000, minutes=10)
+    assert progress(100, 0, a) == 0.1 and progress(100, 300, a) == 0.5  # time further along than steps
+    assert lr_at(100, a, 0) == a.lr and lr_at(100, a, 300) == a.lr * 0.1 and lr_at(100, a, 590) == a.lr * 0.01
+    assert lr_at(900, Args(steps=1000), 10**6) == a.lr * 0.01  # without --minutes time does not count
+    # A budget of ~0 s of training: one step, then checkpoint and export.
+    main(Args(steps=1000, minutes=1e-9, size=32, width=0.25, batch=2, val_strokes=4, workers=0, out=tmp_path))
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ck["step"] == 1 and (tmp_path / "renderer.safetensors").is_file()
+    with pytest.raises(ValueError, match="minutes"):
+        Args(minutes=-1).check()
+    with pytest.raises(ValueError, match="data-device"):
+        Args(data_device="gpu").check()
+
+
+def test_train_renderer_data_on_the_training_device_trains_identically(tmp_path):
+    """--data-device train draws the same batches in the training process (no workers) as the workers do."""
+    from brushwork.render.train import Args, main
+
+    common = dict(steps=2, size=32, width=0.25, batch=2, val_strokes=4, val_every=1, ckpt_every=1, half=False)
+    main(Args(out=tmp_path / "a", workers=0, **common))
+    main(Args(out=tmp_path / "b", workers=3, data_device="train", device="cpu", **common))
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_truncate_log_drops_rows_past_the_checkpoint(tmp_path):
+    from brushwork.io.files import truncate_log
+
+    p = tmp_path / "log.csv"
+    p.write_text("step,val\n2,1\n4,2\n6,3\n")
+    assert truncate_log(p, "step", 4) == 1 and p.read_text().splitlines() == ["step,val", "2,1", "4,2"]
+    assert truncate_log(p, "step", 4) == 0 and truncate_log(tmp_path / "none.csv", "step", 1) == 0

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from ..io.files import truncate_log
 from ..io.images import resize_batch
 from ..metrics import psnr_from_mse
 from ..stroke import COLOR, N_PARAMS, get_shape
@@ -356,6 +357,7 @@ def main(args) -> Path:
         gen.set_state(ck["gen"])
         torch.set_rng_state(ck["torch_rng"])
         state.update(ck["state"])
+        truncate_log(log_path, "updates", state["updates"])  # rows a killed run logged after its last checkpoint
     out.mkdir(parents=True, exist_ok=True)
     if args.paint_strokes:
         print("painter's passes (grid x steps: strokes): " + "; ".join(

@@ -22,15 +22,18 @@ StrokeRenderer = Callable[[Tensor], Tensor]  # (N, >=10) strokes -> (N, W, W) al
 def make_renderer(kind: str, shape: str, size: int, device: torch.device, compile: bool = False) -> StrokeRenderer:
     """"analytic": the soft rasteriser at ``size`` (``compile``: torch.compile'd, see
     `Shape.compiled`); "neural" (the shipped renderer for ``shape``) or a path to renderer weights: a
-    frozen neural renderer, resized to ``size`` if it was trained at another size."""
+    frozen neural renderer, resized to ``size`` if it was trained at a larger size.  A renderer file for
+    another shape, or one smaller than ``size`` (every stroke would be upsampled), is refused naming both."""
     if kind == "analytic":
         sh = get_shape(shape, compiled=compile)
         return lambda s: sh.soft(s, size, validate=False)
+    from ..io.weights import WeightsError
     from ..render.model import as_stroke_renderer, load_renderer
 
-    model = load_renderer(shape if kind == "neural" else kind, device)
-    if model.config.shape != shape:
-        raise ValueError(f"renderer {kind!r} was trained for {model.config.shape!r} strokes, not {shape!r}")
+    model = load_renderer(shape if kind == "neural" else kind, device, shape=shape)
+    if model.config.size < size:
+        raise WeightsError(f"{kind}: a {model.config.shape} renderer at {model.config.size} px cannot paint a {shape} "
+                           f"canvas of {size} px (it would be upsampled); train one at {size} px or more")
     return as_stroke_renderer(model, size)
 
 

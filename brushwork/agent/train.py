@@ -23,6 +23,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from .. import device as distributed
+from ..io.files import truncate_log
 from ..io.weights import resume_checkpoint, save_checkpoint, save_weights
 from ..options import choices
 from ..stroke import N_PARAMS, SHAPES
@@ -93,6 +94,7 @@ class Args:
     # every weight by ~lr whatever its gradient, which undoes much of a trained actor when training on from
     # it (--init-actor; docs/choices.md#lr-warm-up); 0 = off
     minutes: float = 0.0  # stop (checkpoint + export) after this many minutes of this run (0 = no limit)
+    until_steps: int = 0  # DDPG: stop (checkpoint, export) after this many env steps (0 = --total-steps), LR plan unchanged
     eval_every: int = 50  # batched episodes between evaluations
     eval_images: int = 32  # held-out images per evaluation
     ckpt_every: int = 20  # batched episodes between checkpoints
@@ -139,8 +141,8 @@ class Args:
                     raise ValueError(f"--paint-strokes must be positive, got {self.paint_strokes!r}")
         if self.lr_warmup < 0:
             raise ValueError(f"--lr-warmup must be >= 0, got {self.lr_warmup}")
-        if self.minutes < 0:
-            raise ValueError(f"--minutes must be >= 0, got {self.minutes}")
+        if self.minutes < 0 or self.until_steps < 0:
+            raise ValueError(f"--minutes and --until-steps must be >= 0, got {self.minutes} and {self.until_steps}")
         if not 0 < self.min_crop <= 1:
             raise ValueError(f"--min-crop must be in (0, 1], got {self.min_crop}")
         if not (0 <= self.discount <= 1 and 0 < self.tau <= 1):
@@ -261,6 +263,8 @@ def main(args: Args) -> Path:
         gen.set_state(ck["gen"])
         torch.set_rng_state(ck["torch_rng"])
         state.update(ck["state"])
+        if d.main:
+            truncate_log(log_path, "episodes", state["episodes"])  # rows a killed run logged after its last checkpoint
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
         print(f"agent: {args.algo}, reward {args.reward}, {args.bundle}x{args.steps} strokes at {args.size}px, renderer "
@@ -306,7 +310,8 @@ def main(args: Args) -> Path:
 
     # --- main loop: paint a batch of episodes, store, update ---------------------------------------
     deadline = time.time() + args.minutes * 60 if args.minutes else math.inf
-    while state["env_steps"] < args.total_steps and time.time() < deadline:
+    stop_steps = min(args.total_steps, args.until_steps or args.total_steps)
+    while state["env_steps"] < stop_steps and time.time() < deadline:
         obs = env.reset(train_data.sample(args.envs, gen).to(device))
         canvases, actions = [obs["canvas"].cpu()], []
         for _ in range(args.steps):
@@ -335,7 +340,7 @@ def main(args: Args) -> Path:
         now = time.time()
         state["seconds"] += now - t_last
         t_last = now
-        last = state["env_steps"] >= args.total_steps or time.time() >= deadline
+        last = state["env_steps"] >= stop_steps or time.time() >= deadline
         if d.main and (state["episodes"] % args.eval_every == 0 or last):
             ev = evaluate(agent, eval_env, eval_targets.to(device), args.shape)
             bar.set_postfix(psnr=f"{ev['eval_psnr']:.2f}dB")

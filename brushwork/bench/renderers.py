@@ -91,26 +91,33 @@ def held_out(n: int, seed: int = BENCH_SEED) -> Tensor:
     return torch.rand(n, 10, generator=torch.Generator().manual_seed(seed))
 
 
-def neural_renderers(shapes: tuple[str, ...], extra: list[Path]) -> list[tuple[str, object]]:
-    """(label, model) of the shipped neural renderers and of the given files, for the benched shapes."""
-    from ..io.weights import manifest
+def neural_renderers(shapes: tuple[str, ...], extra: list[Path], size: int | None = None) -> list[tuple[str, object]]:
+    """(label, model) of the shipped neural renderers and of the given files, for the benched shapes.  A given
+    file made for a shape not benched, or for another ``size`` than the bench's, is refused naming both
+    (a shipped renderer of another shape is only skipped; one of another size is compared at its own)."""
+    from ..io.weights import WeightsError, manifest
     from ..render.model import load_renderer
 
     out = []
-    names = [n for n, e in manifest().items() if e.get("kind") == "renderer"]
-    for label, src in [(f"neural (shipped '{n}')", n) for n in names] + [(f"neural ({p})", str(p)) for p in extra]:
-        model = load_renderer(src)
+    for n in (n for n, e in manifest().items() if e.get("kind") == "renderer"):
+        model = load_renderer(n)
         if model.config.shape in shapes:
-            out.append((label, model))
+            out.append((f"neural (shipped '{n}')", model))
         else:
-            log(f"bench renderers: skipping {src}: a {model.config.shape} renderer, not among {', '.join(shapes)}")
+            log(f"bench renderers: skipping shipped {n!r}: a {model.config.shape} renderer, not among {', '.join(shapes)}")
+    for p in extra:
+        model = load_renderer(str(p), size=size)
+        if model.config.shape not in shapes:
+            raise WeightsError(f"{p}: a {model.config.shape} renderer at {model.config.size} px, but the bench asks for "
+                               f"{', '.join(shapes)} at {size} px (pass --shapes {model.config.shape})")
+        out.append((f"neural ({p})", model))
     return out
 
 
 def build_rows(args: RenderersArgs) -> list[Row]:
     from ..render.model import NeuralRenderer, RendererConfig, as_stroke_renderer, count_parameters
 
-    neural = neural_renderers(args.shapes, args.renderer)
+    neural = neural_renderers(args.shapes, args.renderer, args.size)
     rows: list[Row] = []
     for name in args.shapes:
         sh = get_shape(name)

@@ -42,3 +42,29 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object], suffix
             os.unlink(tmp)
         raise
     return path
+
+
+def truncate_log(path: str | os.PathLike, column: str, upto: float) -> int:
+    """Drop the rows of a CSV log whose ``column`` is past ``upto`` (atomically): a run resumed from a checkpoint
+    at ``upto`` repeats the rows a killed run logged after it, and its curve must hold each of them once.
+    Returns the number of rows dropped (0 when there is no such file)."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or column not in rows[0]:
+        return 0
+    i = rows[0].index(column)
+    keep = [rows[0]] + [r for r in rows[1:] if len(r) > i and r[i] != "" and float(r[i]) <= upto]
+    if len(keep) == len(rows):
+        return 0
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(keep)
+
+    atomic_write(path, write)
+    return len(rows) - len(keep)

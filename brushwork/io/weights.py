@@ -185,13 +185,25 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         raise WeightsError(f"{path}: corrupt checkpoint ({e})") from None
 
 
-def resume_checkpoint(path: str | Path, identity: dict, map_location="cpu") -> dict:
-    """`load_checkpoint`, refused (WeightsError naming the differing settings) unless it was written by
-    a run with the same ``identity`` (the settings a resumed run must share)."""
-    ck = load_checkpoint(path, map_location=map_location)
-    if ck["identity"] != identity:
-        diff = {k: (ck["identity"].get(k), v) for k, v in identity.items() if ck["identity"].get(k) != v}
-        diff.update({k: (v, None) for k, v in ck["identity"].items() if k not in identity})
-        raise WeightsError(f"{path}: checkpoint was trained with other settings (saved, asked): {diff}")
-    return ck
+def settings_diff(saved: dict, asked: dict) -> str:
+    """The settings that differ, one line: ``width 0.25 -> 0.5, fc [512] -> (absent)`` (checkpoint's -> asked);
+    empty when none do."""
+    missing = object()
+    keys = list(saved) + [k for k in asked if k not in saved]
+    show = lambda v: "(absent)" if v is missing else repr(v)  # noqa: E731
+    return ", ".join(f"{k} {show(saved.get(k, missing))} -> {show(asked.get(k, missing))}" for k in keys
+                     if saved.get(k, missing) != asked.get(k, missing))
 
+
+def resume_checkpoint(path: str | Path, identity: dict, map_location="cpu", key: str = "identity") -> dict:
+    """`load_checkpoint`, refused (WeightsError naming the differing settings, one line) unless it was written
+    by a run with the same ``identity`` (the settings a resumed run must share), stored under ``key``."""
+    ck = load_checkpoint(path, map_location=map_location)
+    saved = ck.get(key)
+    if not isinstance(saved, dict):
+        raise WeightsError(f"{path}: not a checkpoint of this kind of run (it has no {key!r})")
+    diff = settings_diff(saved, identity)
+    if diff:
+        raise WeightsError(f"{path}: checkpoint was trained with other settings (checkpoint's -> this run's): {diff}; "
+                           "use another --out, or the checkpoint's settings")
+    return ck

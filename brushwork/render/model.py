@@ -102,17 +102,24 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def load_renderer(name_or_path: str = "bezier", device: str | torch.device = "cpu") -> NeuralRenderer:
+def load_renderer(name_or_path: str = "bezier", device: str | torch.device = "cpu", shape: str | None = None,
+                  size: int | None = None) -> NeuralRenderer:
     """A frozen neural renderer from a shipped name ("bezier") or a .safetensors path.
 
     The file alone rebuilds the model (its config is in the metadata); shipped files are checked
-    against their SHA-256.  Raises `brushwork.io.weights.WeightsError` naming the file on any problem.
+    against their SHA-256.  ``shape`` / ``size``: what the caller will draw with it; a file made for
+    another shape or output size is refused, naming both.  Raises `brushwork.io.weights.WeightsError`
+    naming the file on any problem.
     """
-    from ..io.weights import load_state_strict, load_weights, resolve
+    from ..io.weights import WeightsError, load_state_strict, load_weights, resolve
 
     path = resolve(name_or_path, "renderer")
     state, meta = load_weights(path, "renderer")
-    model = NeuralRenderer(RendererConfig.from_dict(meta["config"]))
+    config = RendererConfig.from_dict(meta["config"])
+    if (shape is not None and config.shape != shape) or (size is not None and config.size != size):
+        raise WeightsError(f"{path}: a {config.shape} renderer at {config.size} px, but a {shape or config.shape} renderer "
+                           f"at {size or config.size} px was asked for")
+    model = NeuralRenderer(config)
     load_state_strict(model, state, path)
     model.meta = meta
     return model.to(device).eval().requires_grad_(False)
