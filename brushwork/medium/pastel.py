@@ -1,0 +1,84 @@
+"""Pastel (the dry medium): coverage broken by the paper's tooth, building up with pressure.
+
+The paper is a tooth height map (`textures.fbm_map`, in canvas texels).  A pastel stick touches only
+the tooth's peaks above ``1 - pressure``: pressure is the stroke's soft alpha (its opacity) times a
+profile that rises to the middle of the stroke.  Pigment left on the paper fills the hollows (a
+second layer, ``fill``), so later strokes over the same place reach deeper: coverage builds up with
+layers and pressure.  The stick's own grain draws faint streaks along the stroke (stroke-local
+coordinates).  `finish` lays the paper's grain over everything.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..stroke.canvas import Background
+from .base import TexturedMedium
+from .textures import curve_length, fbm_map, local_coords, noise2, smoothstep
+
+TOOTH_TEXELS = 1.6  # paper tooth lattice, texels
+GRAIN_NATIVE_PX = 2.0  # stick grain spacing across a stroke, native px
+FILL = 0.35  # how much one full stroke fills the tooth's hollows
+SOFT = 0.12  # softness of the tooth threshold
+PAPER_GRAIN = 0.08
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
+    tooth, fill = maps[0], maps[1]
+    nc = canvas.shape[0]
+    for n in range(wins.shape[0]):
+        y0, x0, h, w = wins[n, 0], wins[n, 1], wins[n, 2], wins[n, 3]
+        p0x, p0y, p1x, p1y, p2x, p2y, r0, r2, scale = (geom[n, 0], geom[n, 1], geom[n, 2], geom[n, 3], geom[n, 4],
+                                                       geom[n, 5], geom[n, 6], geom[n, 7], geom[n, 8])
+        seed = seeds[n]
+        grains = min(max(2.0 * 0.5 * (r0 + r2) / scale / GRAIN_NATIVE_PX, 4.0), 80.0)
+        along = max(curve_length(p0x, p0y, p1x, p1y, p2x, p2y) / scale / 30.0, 0.5)
+        base = offs[n]
+        for i in range(h):
+            y = y0 + i
+            for j in range(w):
+                a = alpha[base + i * w + j]
+                if a <= 0.0:
+                    continue
+                x = x0 + j
+                t, v = local_coords(p0x, p0y, p1x, p1y, p2x, p2y, r0, r2, x + 0.5, y + 0.5)
+                g = noise2((v + 1.0) * 0.5 * grains, t * along, seed)
+                press = a * (0.85 + 0.15 * math.sin(math.pi * t))
+                surf = tooth[y, x] + fill[y, x] + 0.3 * (g - 0.5)
+                thr = 1.0 - press
+                cov = smoothstep(thr - SOFT, thr + SOFT, surf) * min(1.0, 2.0 * a)
+                if cov <= 0.0:
+                    continue
+                shade = 0.94 + 0.12 * g
+                for k in range(nc):
+                    c = colors[n, k]
+                    if k < 3:
+                        c = min(c * shade, 1.0)
+                    canvas[k, y, x] = canvas[k, y, x] * (1.0 - cov) + cov * c
+                fill[y, x] = min(fill[y, x] + FILL * cov * a, 1.0)
+
+
+class Pastel(TexturedMedium):
+    name = "pastel"
+    summary = "dry pigment caught by the paper's tooth, building up with pressure and layers"
+    layers = 2  # the paper's tooth, the pigment filling it
+    transparent_ok = False  # the tooth belongs to a paper
+
+    def maps(self, height, width, unit):
+        m = np.zeros((2, height, width), np.float32)
+        fbm_map(m[0], unit, TOOTH_TEXELS, 3, 23)
+        m[0] = np.clip((m[0] - 0.5) * 2.5 + 0.5, 0.0, 1.0)
+        return m
+
+    def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
+        pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit)
+
+    def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
+        tooth = torch.from_numpy(maps[0])
+        return (canvas * (1.0 + PAPER_GRAIN * (tooth - 0.5))).clamp(0, 1)

@@ -1,0 +1,92 @@
+"""Watercolour: transparent glazes with soft, irregular wet edges, dark drying rims and pigment that
+granulates into the paper.
+
+Per stroke, at every pixel under its soft alpha, with stroke-local coordinates t (along) and v (across):
+
+* **wet edge**: coverage fades in from the stroke's rim over a part of its radius, the fade's start
+  wandering with noise (the wash's irregular, soft border);
+* **drying edge**: pigment gathers at the rim as the wash dries: the pigment density rises near
+  |v| = 1, so the rim is darker than the inside;
+* **granulation**: pigment settles in the paper's hollows: density follows the paper texture
+  (`textures.fbm_map`, in canvas texels);
+* **glazing**: a layer is a transparent film: its colour is the stroke colour raised to the density
+  (transmittance), and ``GLAZE`` of it is multiplied onto what is below (layers darken the ones under
+  them) while the rest covers it.
+
+`finish` lays the paper's grain over everything (paint and bare paper).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..stroke.canvas import Background
+from .base import TexturedMedium
+from .textures import fbm_map, local_coords, noise2, smoothstep
+
+GLAZE = 0.3  # the multiplied (glazing) part of a layer
+EDGE_DARK = 0.7  # extra pigment density at a drying rim
+GRANULATION = 0.9  # density swing with the paper's hollows
+WET = 0.4  # how far (in radii) the soft wet edge reaches into the stroke
+PAPER_TEXELS = 5.0  # paper texture lattice, texels
+PAPER_GRAIN = 0.06  # paper grain on the finished image
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
+    paper = maps[0]
+    nc = canvas.shape[0]
+    inv = 1.0 / unit
+    for n in range(wins.shape[0]):
+        y0, x0, h, w = wins[n, 0], wins[n, 1], wins[n, 2], wins[n, 3]
+        p0x, p0y, p1x, p1y, p2x, p2y, r0, r2 = (geom[n, 0], geom[n, 1], geom[n, 2], geom[n, 3], geom[n, 4],
+                                                geom[n, 5], geom[n, 6], geom[n, 7])
+        seed = seeds[n]
+        base = offs[n]
+        for i in range(h):
+            y = y0 + i
+            for j in range(w):
+                a = alpha[base + i * w + j]
+                if a <= 0.0:
+                    continue
+                x = x0 + j
+                t, v = local_coords(p0x, p0y, p1x, p1y, p2x, p2y, r0, r2, x + 0.5, y + 0.5)
+                av = abs(v)
+                nz = noise2((x + 0.5) * inv / 9.0, (y + 0.5) * inv / 9.0, seed)
+                cov = a * smoothstep(0.0, WET, 1.0 - av + 0.35 * (nz - 0.5))
+                if cov <= 0.0:
+                    continue
+                dens = 1.0 + EDGE_DARK * smoothstep(0.55, 0.95, av) * (0.6 + 0.8 * nz)
+                dens *= 1.0 + GRANULATION * (0.5 - paper[y, x])
+                for k in range(nc):
+                    c = colors[n, k]
+                    if k < 3:
+                        layer = max(c, 1e-3) ** dens
+                        below = canvas[k, y, x]
+                        mixed = (1.0 - GLAZE) * layer + GLAZE * below * layer
+                    else:
+                        mixed = c
+                    canvas[k, y, x] = canvas[k, y, x] * (1.0 - cov) + cov * mixed
+
+
+class Watercolor(TexturedMedium):
+    name = "watercolor"
+    summary = "transparent glazes, soft wet edges, dark drying rims, pigment granulating into the paper"
+    layers = 1  # the paper's texture
+    transparent_ok = False  # glazes need a ground below them
+
+    def maps(self, height, width, unit):
+        m = np.empty((1, height, width), np.float32)
+        fbm_map(m[0], unit, PAPER_TEXELS, 4, 11)
+        m[0] = np.clip((m[0] - 0.5) * 2.2 + 0.5, 0.0, 1.0)
+        return m
+
+    def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
+        watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit)
+
+    def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
+        paper = torch.from_numpy(maps[0])
+        return (canvas * (1.0 + PAPER_GRAIN * (paper - 0.5))).clamp(0, 1)
