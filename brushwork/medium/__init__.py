@@ -19,14 +19,16 @@ MEDIA = tuple(_REGISTRY)
 DEFAULT = "flat"
 
 
-def get_medium(name: str | Medium) -> Medium:
-    """The medium called ``name`` (e.g. "oil"); raises ValueError listing the known media."""
+def get_medium(name: str | Medium, **params: float) -> Medium:
+    """The medium called ``name`` (e.g. "oil"); raises ValueError listing the known media.  ``params``:
+    changes to the textured media's look numbers (`TexturedMedium.params`)."""
     if isinstance(name, Medium):
         return name
     try:
-        return _REGISTRY[name]()
+        cls = _REGISTRY[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown medium {name!r}; choose one of {', '.join(MEDIA)}") from None
+    return cls(**params)
 
 
 __all__ = ["DEFAULT", "MEDIA", "Medium", "Session", "get_medium"]

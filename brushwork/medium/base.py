@@ -60,6 +60,19 @@ class Medium(ABC):
     transparent_ok: bool = True
     #: the medium needs strokes with a centre curve (stroke-local coordinates): the Bezier shapes
     needs_curve: bool = True
+    #: the look's numbers (name -> value), handed to the kernel in this order; `get_medium(name, **params)`
+    #: changes them
+    params: dict[str, float] = {}
+
+    def __init__(self, **params: float):
+        unknown = set(params) - set(type(self).params)
+        if unknown:
+            raise ValueError(f"medium {self.name!r} has no parameter {', '.join(sorted(unknown))}; "
+                             f"it has {', '.join(type(self).params)}")
+        self.params = {**type(self).params, **params}
+
+    def prm(self) -> np.ndarray:
+        return np.array(list(self.params.values()), np.float64)
 
     def check(self, shape: str | Shape, background: Background | str) -> None:
         """Raise ValueError when this medium cannot render ``shape`` strokes on ``background``."""
@@ -137,7 +150,7 @@ class TexturedSession(Session):
             alpha = torch.cat(flat).float().contiguous().numpy()
             seeds = np.arange(self.count + i, self.count + j, dtype=np.int64) * 7919 + SEED
             self.medium.kernel(canvas, self.maps, alpha, offs, wins, np.ascontiguousarray(geom[i:j]),
-                               np.ascontiguousarray(colors[i:j]), seeds, self.unit)
+                               np.ascontiguousarray(colors[i:j]), seeds, self.unit, self.medium.prm())
             i = j
         self.count += n
 
@@ -161,10 +174,10 @@ class TexturedMedium(Medium):
 
     @abstractmethod
     def kernel(self, canvas: np.ndarray, maps: np.ndarray, alpha: np.ndarray, offs: np.ndarray, wins: np.ndarray,
-               geom: np.ndarray, colors: np.ndarray, seeds: np.ndarray, unit: float) -> None:
+               geom: np.ndarray, colors: np.ndarray, seeds: np.ndarray, unit: float, prm: np.ndarray) -> None:
         """Paint one block of strokes in order, in place.  canvas (C, H, W); alpha: the strokes' soft alphas,
         flat, stroke k's window (wins[k] = y0, x0, h, w) from alpha[offs[k]]; geom (n, 9): P0, P1, P2 (x, y),
-        r0, r2 in canvas px and canvas px per native px; colors (n, C); seeds (n,)."""
+        r0, r2 in canvas px and canvas px per native px; colors (n, C); seeds (n,); prm: `params`' values."""
 
     @abstractmethod
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:

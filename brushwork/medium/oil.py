@@ -31,30 +31,36 @@ from ..stroke.canvas import Background
 from .base import TexturedMedium
 from .textures import curve_length, local_coords, noise2, sat, smoothstep, weave_map
 
-BRISTLE_NATIVE_PX = 1.6  # bristle spacing across a stroke, in native px
-STREAK_NATIVE_PX = 24.0  # length over which a bristle's paint varies along the stroke, native px
-BRIGHTNESS = 0.10  # paint brightness swing across bristles (+-)
-DRY = 0.75  # how much of the tail runs dry (0: none)
+# The look's numbers (`Oil.params`, in the kernel's order):
+PARAMS = {
+    "bristle_px": 2.4,  # bristle spacing across a stroke, native px
+    "streak_px": 24.0,  # length over which a bristle's paint varies along the stroke, native px
+    "brightness": 0.05,  # paint brightness swing across bristles (+-)
+    "dry": 0.45,  # how much of the tail runs dry (0: none)
+    "ridge": 1.0,  # height contrast between bristle ridges and furrows (0..1)
+    "keep": 0.45,  # part of the relief under a stroke that shows through it (paint on paint)
+}
+# Finishing: relief, light, canvas.
 RELIEF = 1.2  # height -> slope of the lit surface, per texel
-LIGHT_AMOUNT = 0.55  # how much the lighting changes the colour
-SPECULAR = 0.06
+LIGHT_AMOUNT = 0.5  # how much the lighting changes the colour
+SPECULAR = 0.05
 WEAVE_TEXELS = 3.0  # canvas thread spacing, texels
 WEAVE_HEIGHT = 0.35
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
+def oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
+    bristle_px, streak_px, brightness, dry, ridge, keep = prm[0], prm[1], prm[2], prm[3], prm[4], prm[5]
     height = maps[0]
     nc = canvas.shape[0]
-    rgb = 3
     for n in range(wins.shape[0]):
         y0, x0, h, w = wins[n, 0], wins[n, 1], wins[n, 2], wins[n, 3]
         p0x, p0y, p1x, p1y, p2x, p2y, r0, r2, scale = (geom[n, 0], geom[n, 1], geom[n, 2], geom[n, 3], geom[n, 4],
                                                        geom[n, 5], geom[n, 6], geom[n, 7], geom[n, 8])
         seed = seeds[n]
         r_native = 0.5 * (r0 + r2) / scale
-        bristles = min(max(2.0 * r_native / BRISTLE_NATIVE_PX, 5.0), 80.0)
-        along = max(curve_length(p0x, p0y, p1x, p1y, p2x, p2y) / scale / STREAK_NATIVE_PX, 0.5)
+        bristles = min(max(2.0 * r_native / bristle_px, 5.0), 80.0)
+        along = max(curve_length(p0x, p0y, p1x, p1y, p2x, p2y) / scale / streak_px, 0.5)
         base = offs[n]
         for i in range(h):
             y = y0 + i
@@ -67,21 +73,20 @@ def oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
                 c = (v + 1.0) * 0.5 * bristles
                 b1 = noise2(c, 0.5, seed)
                 b2 = noise2(c * 0.5 + 11.0, t * along, seed + 5)
-                b = 0.6 * b1 + 0.4 * b2
-                thr = -0.35 + DRY * smoothstep(0.45, 1.0, t)
+                b = smoothstep(0.15, 0.85, 0.6 * b1 + 0.4 * b2)  # ridges and furrows, sharpened
+                thr = -0.35 + dry * smoothstep(0.45, 1.0, t)
                 side = sat((1.12 - abs(v)) / (0.1 + 0.35 * b))  # ragged sides: thin bristles stop short
                 cov = a * smoothstep(thr - 0.12, thr + 0.12, b) * side
                 if cov <= 0.0:
                     continue
-                shade = 1.0 + BRIGHTNESS * (2.0 * b - 1.0)
+                shade = 1.0 + brightness * (2.0 * b - 1.0)
                 for k in range(nc):
                     col = colors[n, k]
-                    if k < rgb:
+                    if k < 3:
                         col = min(col * shade, 1.0)
                     canvas[k, y, x] = canvas[k, y, x] * (1.0 - cov) + cov * col
-                load = 1.0 - 0.5 * t
-                hs = (0.25 + 0.75 * b) * load
-                height[y, x] = height[y, x] * (1.0 - cov) + cov * (0.45 * height[y, x] + hs)
+                hs = (1.0 - ridge + ridge * b) * (1.0 - 0.4 * t)  # thicker where the brush starts
+                height[y, x] = height[y, x] * (1.0 - cov) + cov * (keep * height[y, x] + hs)
 
 
 def gaussian_blur(img: Tensor, sigma: float) -> Tensor:
@@ -122,8 +127,10 @@ class Oil(TexturedMedium):
     summary = "bristle streaks, dry-brush tails, impasto relief lit from the upper left, canvas weave"
     layers = 1  # the paint's height
 
-    def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
-        oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit)
+    params = PARAMS
+
+    def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
+        oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
 
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
         h, w = canvas.shape[1:]

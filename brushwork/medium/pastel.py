@@ -21,15 +21,21 @@ from ..stroke.canvas import Background
 from .base import TexturedMedium
 from .textures import curve_length, fbm_map, local_coords, noise2, smoothstep
 
+# The look's numbers (`Pastel.params`, in the kernel's order):
+PARAMS = {
+    "grain_px": 2.0,  # stick grain spacing across a stroke, native px
+    "fill": 0.6,  # how much one full stroke fills the tooth's hollows
+    "soft": 0.12,  # softness of the tooth threshold
+    "floor": 0.6,  # coverage the deepest hollows still get
+    "grain": 0.08,  # brightness swing of the stick's grain
+}
 TOOTH_TEXELS = 1.6  # paper tooth lattice, texels
-GRAIN_NATIVE_PX = 2.0  # stick grain spacing across a stroke, native px
-FILL = 0.35  # how much one full stroke fills the tooth's hollows
-SOFT = 0.12  # softness of the tooth threshold
 PAPER_GRAIN = 0.08
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
+def pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
+    grain_px, fill_rate, soft, floor, grain = prm[0], prm[1], prm[2], prm[3], prm[4]
     tooth, fill = maps[0], maps[1]
     nc = canvas.shape[0]
     for n in range(wins.shape[0]):
@@ -37,7 +43,7 @@ def pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
         p0x, p0y, p1x, p1y, p2x, p2y, r0, r2, scale = (geom[n, 0], geom[n, 1], geom[n, 2], geom[n, 3], geom[n, 4],
                                                        geom[n, 5], geom[n, 6], geom[n, 7], geom[n, 8])
         seed = seeds[n]
-        grains = min(max(2.0 * 0.5 * (r0 + r2) / scale / GRAIN_NATIVE_PX, 4.0), 80.0)
+        grains = min(max((r0 + r2) / scale / grain_px, 4.0), 80.0)
         along = max(curve_length(p0x, p0y, p1x, p1y, p2x, p2y) / scale / 30.0, 0.5)
         base = offs[n]
         for i in range(h):
@@ -52,16 +58,16 @@ def pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
                 press = a * (0.85 + 0.15 * math.sin(math.pi * t))
                 surf = tooth[y, x] + fill[y, x] + 0.3 * (g - 0.5)
                 thr = 1.0 - press
-                cov = smoothstep(thr - SOFT, thr + SOFT, surf) * min(1.0, 2.0 * a)
+                cov = (floor + (1.0 - floor) * smoothstep(thr - soft, thr + soft, surf)) * min(1.0, 2.0 * a)
                 if cov <= 0.0:
                     continue
-                shade = 0.94 + 0.12 * g
+                shade = 1.0 + grain * (g - 0.5)
                 for k in range(nc):
                     c = colors[n, k]
                     if k < 3:
                         c = min(c * shade, 1.0)
                     canvas[k, y, x] = canvas[k, y, x] * (1.0 - cov) + cov * c
-                fill[y, x] = min(fill[y, x] + FILL * cov * a, 1.0)
+                fill[y, x] = min(fill[y, x] + fill_rate * cov * a, 1.0)
 
 
 class Pastel(TexturedMedium):
@@ -76,8 +82,10 @@ class Pastel(TexturedMedium):
         m[0] = np.clip((m[0] - 0.5) * 2.5 + 0.5, 0.0, 1.0)
         return m
 
-    def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
-        pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit)
+    params = PARAMS
+
+    def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
+        pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
 
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
         tooth = torch.from_numpy(maps[0])

@@ -10,8 +10,9 @@ Per stroke, at every pixel under its soft alpha, with stroke-local coordinates t
 * **granulation**: pigment settles in the paper's hollows: density follows the paper texture
   (`textures.fbm_map`, in canvas texels);
 * **glazing**: a layer is a transparent film: its colour is the stroke colour raised to the density
-  (transmittance), and ``GLAZE`` of it is multiplied onto what is below (layers darken the ones under
-  them) while the rest covers it.
+  (transmittance), and ``glaze`` of it is multiplied onto what is below (layers darken the ones under
+  them) while the rest covers it.  The film is chosen so that over its own colour it gives the
+  stroke's colour: over a lighter ground it shows lighter, over a darker one darker.
 
 `finish` lays the paper's grain over everything (paint and bare paper).
 """
@@ -27,19 +28,24 @@ from ..stroke.canvas import Background
 from .base import TexturedMedium
 from .textures import fbm_map, local_coords, noise2, smoothstep
 
-GLAZE = 0.3  # the multiplied (glazing) part of a layer
-EDGE_DARK = 0.7  # extra pigment density at a drying rim
-GRANULATION = 0.9  # density swing with the paper's hollows
-WET = 0.4  # how far (in radii) the soft wet edge reaches into the stroke
-PAPER_TEXELS = 5.0  # paper texture lattice, texels
+# The look's numbers (`Watercolor.params`, in the kernel's order):
+PARAMS = {
+    "glaze": 0.15,  # the multiplied (glazing) part of a layer
+    "edge_dark": 0.3,  # extra pigment density at a drying rim
+    "granulation": 0.2,  # density swing with the paper's hollows
+    "wet": 0.15,  # how far (in radii) the soft wet edge reaches into the stroke
+    "bloom_texels": 9.0,  # size of the wet edge's wanderings, canvas texels
+}
+PAPER_TEXELS = 2.5  # paper texture lattice, texels
 PAPER_GRAIN = 0.06  # paper grain on the finished image
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
-    paper = maps[0]
+def watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
+    glaze, edge_dark, granulation, wet, bloom = prm[0], prm[1], prm[2], prm[3], prm[4]
+    paper, painted = maps[0], maps[1]
     nc = canvas.shape[0]
-    inv = 1.0 / unit
+    inv = 1.0 / (unit * bloom)
     for n in range(wins.shape[0]):
         y0, x0, h, w = wins[n, 0], wins[n, 1], wins[n, 2], wins[n, 3]
         p0x, p0y, p1x, p1y, p2x, p2y, r0, r2 = (geom[n, 0], geom[n, 1], geom[n, 2], geom[n, 3], geom[n, 4],
@@ -55,37 +61,43 @@ def watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit
                 x = x0 + j
                 t, v = local_coords(p0x, p0y, p1x, p1y, p2x, p2y, r0, r2, x + 0.5, y + 0.5)
                 av = abs(v)
-                nz = noise2((x + 0.5) * inv / 9.0, (y + 0.5) * inv / 9.0, seed)
-                cov = a * smoothstep(0.0, WET, 1.0 - av + 0.35 * (nz - 0.5))
+                nz = noise2((x + 0.5) * inv, (y + 0.5) * inv, seed)
+                cov = a * (0.4 + 0.6 * smoothstep(0.0, wet, 1.0 - av + 0.25 * (nz - 0.5)))
                 if cov <= 0.0:
                     continue
-                dens = 1.0 + EDGE_DARK * smoothstep(0.55, 0.95, av) * (0.6 + 0.8 * nz)
-                dens *= 1.0 + GRANULATION * (0.5 - paper[y, x])
+                # pigment migrates from the middle of a drying wash to its rim: lighter inside, darker rim
+                dens = 1.0 + edge_dark * (smoothstep(0.55, 0.95, av) * (0.6 + 0.8 * nz) - 0.3)
+                dens *= 1.0 + granulation * (0.5 - paper[y, x])
+                g = glaze * painted[y, x]  # a glaze darkens paint below it, not the bare ground
                 for k in range(nc):
                     c = colors[n, k]
                     if k < 3:
-                        layer = max(c, 1e-3) ** dens
-                        below = canvas[k, y, x]
-                        mixed = (1.0 - GLAZE) * layer + GLAZE * below * layer
+                        # The film that, glazed over its own colour, gives the stroke's colour: over a
+                        # lighter ground it shows lighter, over a darker one darker (it is transparent).
+                        layer = min(max(c, 1e-3) ** dens / (1.0 - g + g * c), 1.0)
+                        mixed = (1.0 - g) * layer + g * canvas[k, y, x] * layer
                     else:
                         mixed = c
                     canvas[k, y, x] = canvas[k, y, x] * (1.0 - cov) + cov * mixed
+                painted[y, x] += (1.0 - painted[y, x]) * cov
 
 
 class Watercolor(TexturedMedium):
     name = "watercolor"
     summary = "transparent glazes, soft wet edges, dark drying rims, pigment granulating into the paper"
-    layers = 1  # the paper's texture
+    layers = 2  # the paper's texture, how much paint lies on each pixel
     transparent_ok = False  # glazes need a ground below them
 
     def maps(self, height, width, unit):
-        m = np.empty((1, height, width), np.float32)
-        fbm_map(m[0], unit, PAPER_TEXELS, 4, 11)
+        m = np.zeros((2, height, width), np.float32)
+        fbm_map(m[0], unit, PAPER_TEXELS, 3, 11)
         m[0] = np.clip((m[0] - 0.5) * 2.2 + 0.5, 0.0, 1.0)
         return m
 
-    def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit):
-        watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit)
+    params = PARAMS
+
+    def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
+        watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
 
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
         paper = torch.from_numpy(maps[0])
