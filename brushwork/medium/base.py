@@ -17,6 +17,7 @@ Bezier shapes.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -88,6 +89,24 @@ class Medium(ABC):
     def session(self, shape: str | Shape, height: int, width: int, background: Background,
                 native: Tensor | float | None = None) -> Session:
         """A fresh canvas of ``height`` x ``width`` to paint ``shape`` strokes on."""
+
+    # --- vector output (brushwork.painter.export.svg_document calls these) -----------------------------
+    def svg_defs(self, width: int, height: int) -> str:
+        """Shared SVG definitions (filters, patterns) of a ``width`` x ``height`` document; "" for none."""
+        return ""
+
+    def svg_group(self) -> str:
+        """Attributes of the ``<g>`` holding every stroke (e.g. a filter); "" for no group (flat)."""
+        return ""
+
+    def svg_stroke(self, element: str, index: int, stroke: list[float], frame: tuple[float, float, float],
+                   native: float, fill: str, uid: str) -> str:
+        """Stroke ``index``'s SVG (``element``, the shape's own) as this medium draws it."""
+        return element
+
+    def svg_after(self, width: int, height: int) -> str:
+        """Elements over all strokes (a canvas or paper texture); "" for none."""
+        return ""
 
     def render(self, shape: str | Shape, strokes: Tensor, frames: Tensor, height: int, width: int,
                background: Background, native: Tensor | float | None = None, clips: Tensor | None = None) -> Tensor:
@@ -182,3 +201,20 @@ class TexturedMedium(Medium):
     @abstractmethod
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
         """The finished image (a new tensor) from the painted canvas and the medium's layers."""
+
+
+def svg_path_id(element: str, fill: str, uid: str) -> tuple[str, str]:
+    """(element with an id on its filled outline path, that id): the outline a medium's overlays clip to.
+    The shape's element is either that path (with its id) or a group whose path is filled ``fill``."""
+    m = re.search(r'<path( id="([^"]*)")? d="[^"]*" fill="' + re.escape(fill) + '"', element)
+    if m is None:
+        return element, ""
+    if m.group(2):
+        return element, m.group(2)
+    pid = uid + "p"
+    return element[: m.start()] + f'<path id="{pid}"' + element[m.start() + 5:], pid
+
+
+def num(x: float) -> str:
+    """A short SVG number."""
+    return f"{x:.2f}".rstrip("0").rstrip(".")

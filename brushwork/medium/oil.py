@@ -27,9 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..stroke.bezier import Bezier
 from ..stroke.canvas import Background
-from .base import TexturedMedium
-from .textures import curve_length, local_coords, noise2, sat, smoothstep, weave_map
+from .base import TexturedMedium, num, svg_path_id
+from .textures import curve_length, hash01_py, local_coords, noise2, sat, smoothstep, texel_unit, weave_map
+
+BEZIER = Bezier()
 
 # The look's numbers (`Oil.params`, in the kernel's order):
 PARAMS = {
@@ -46,6 +49,7 @@ LIGHT_AMOUNT = 0.5  # how much the lighting changes the colour
 SPECULAR = 0.05
 WEAVE_TEXELS = 3.0  # canvas thread spacing, texels
 WEAVE_HEIGHT = 0.35
+SVG_RELIEF = 0.5  # the SVG's bump (paint luminance) -> height, per texel
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -119,7 +123,8 @@ def light(height: Tensor, unit: float, relief: float, amount: float, specular: f
     ndoth = ((-gx * hx - gy * hy + hz) * norm / hn).clamp(min=0.0)
     flat_h = hz / hn
     spec = ndoth.pow(24) - flat_h**24
-    return 1.0 + amount * (diffuse - 1.0) + specular * spec
+    # clamped: a steep slope (a thin stroke's rim at a fine scale) must not turn the paint black or white
+    return (1.0 + amount * (diffuse - 1.0) + specular * spec).clamp(0.7, 1.3)
 
 
 class Oil(TexturedMedium):
@@ -128,6 +133,18 @@ class Oil(TexturedMedium):
     layers = 1  # the paint's height
 
     params = PARAMS
+
+    def svg_defs(self, width, height):
+        return svg_defs(width, height, self.params)
+
+    def svg_group(self):
+        return 'filter="url(#bw-impasto)"'
+
+    def svg_stroke(self, element, index, stroke, frame, native, fill, uid):
+        return svg_stroke(element, stroke, frame, native, fill, uid, self.params)
+
+    def svg_after(self, width, height):
+        return f'<rect width="{width}" height="{height}" fill="url(#bw-weave)"/>'
 
     def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
         oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
@@ -144,3 +161,61 @@ class Oil(TexturedMedium):
         top = canvas[3:] if background.transparent else 1.0
         out[:3] = torch.minimum((canvas[:3] * shade).clamp(min=0), torch.as_tensor(top))
         return out
+
+
+# --- SVG: per-stroke bristle stripes (a shared pattern turned and scaled to each stroke, clipped to its
+# outline), one lighting filter on the group of strokes (relief from the paint's luminance), a weave.
+SVG_ROWS = 16  # bristles in the shared stripe tile
+
+
+def svg_defs(width: int, height: int, params: dict) -> str:
+    unit = texel_unit(height, width)
+    rows = []
+    for k in range(SVG_ROWS):
+        b = float(hash01_py(k, 0, 3))  # furrows: black at an opacity, i.e. the paint's colour times 1 - it
+        rows.append(f'<rect y="{k}" width="64" height="1" fill="#000" fill-opacity="{b:.2f}"/>')
+    stripes = (f'<pattern id="bw-bristle" patternUnits="userSpaceOnUse" width="64" height="{SVG_ROWS}">'
+               + "".join(rows) + "</pattern>")
+    # Lighting: the strokes' luminance, blurred half a texel, as the height; shade = 1 + amount (light - 1).
+    elev = 45.0
+    kd = 0.5 / math.sin(math.radians(elev))  # flat ground lit to 0.5
+    light = (f'<filter id="bw-impasto" filterUnits="userSpaceOnUse" x="0" y="0" width="{width}" height="{height}" '
+             f'color-interpolation-filters="sRGB">'
+             f'<feColorMatrix in="SourceGraphic" type="luminanceToAlpha" result="lum"/>'
+             f'<feGaussianBlur in="lum" stdDeviation="{num(0.5 * unit)}" result="bump"/>'
+             f'<feDiffuseLighting in="bump" surfaceScale="{num(SVG_RELIEF * unit)}" diffuseConstant="{kd:.4f}" '
+             f'lighting-color="#ffffff" result="light"><feDistantLight azimuth="230" elevation="{elev:.0f}"/>'
+             f'</feDiffuseLighting>'
+             f'<feComposite in="SourceGraphic" in2="light" operator="arithmetic" k1="{2 * LIGHT_AMOUNT:.3f}" '
+             f'k2="{1 - LIGHT_AMOUNT + params["brightness"]:.3f}" k3="0" k4="0"/></filter>')
+    p = WEAVE_TEXELS * unit
+    weave = (f'<pattern id="bw-weave" patternUnits="userSpaceOnUse" width="{num(2 * p)}" height="{num(2 * p)}">'
+             f'<rect width="{num(p)}" height="{num(p)}" fill="#000" fill-opacity="0.025"/>'
+             f'<rect x="{num(p)}" y="{num(p)}" width="{num(p)}" height="{num(p)}" fill="#000" fill-opacity="0.025"/>'
+             f'</pattern>')
+    return stripes + light + weave
+
+
+def svg_stroke(element: str, stroke, frame, native: float, fill: str, uid: str, params: dict) -> str:
+    element, pid = svg_path_id(element, fill, uid)
+    if not pid:
+        return element
+    s = torch.tensor([list(stroke)[:10]], dtype=torch.float64)
+    f = torch.tensor([list(frame)[:3]], dtype=torch.float64)
+    p0, p1, p2, r0, r2, a0, a2 = (x[0] for x in BEZIER.geometry(s, f, torch.tensor([float(native)], dtype=torch.float64)))
+    scale = float(frame[2]) / float(native)
+    spacing = params["bristle_px"] * scale
+    r = max(float(r0), float(r2))
+    dx, dy = float(p2[0] - p0[0]), float(p2[1] - p0[1])
+    angle = math.degrees(math.atan2(dy, dx)) if math.hypot(dx, dy) > 1e-6 else 0.0
+    # rows of the tile across the stroke, centred on its start: row k at distance (k - 8) * spacing
+    tr = (f"translate({num(float(p0[0]))},{num(float(p0[1]))}) rotate({angle:.1f}) "
+          f"scale({num(params['streak_px'] * scale / 16)},{spacing:.3f}) translate(0,{-SVG_ROWS / 2})")
+    pts = torch.stack([p0, p1, p2])
+    x0, y0 = (pts.amin(0) - r - 1).tolist()
+    x1, y1 = (pts.amax(0) + r + 1).tolist()
+    opacity = float(a0 + a2) / 2 * min(1.0, 2 * params["brightness"])
+    return (f'{element}<pattern id="{uid}b" href="#bw-bristle" patternTransform="{tr}"/>'
+            f'<clipPath id="{uid}c"><use href="#{pid}"/></clipPath>'
+            f'<rect x="{num(x0)}" y="{num(y0)}" width="{num(x1 - x0)}" height="{num(y1 - y0)}" fill="url(#{uid}b)" '
+            f'fill-opacity="{opacity:.3f}" clip-path="url(#{uid}c)"/>')

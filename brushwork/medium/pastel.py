@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ..stroke.canvas import Background
 from .base import TexturedMedium
-from .textures import curve_length, fbm_map, local_coords, noise2, smoothstep
+from .textures import curve_length, fbm_map, local_coords, noise2, smoothstep, texel_unit
 
 # The look's numbers (`Pastel.params`, in the kernel's order):
 PARAMS = {
@@ -90,3 +90,27 @@ class Pastel(TexturedMedium):
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
         tooth = torch.from_numpy(maps[0])
         return (canvas * (1.0 + PAPER_GRAIN * (tooth - 0.5))).clamp(0, 1)
+
+    # --- SVG: the tooth as an feTurbulence mask on the group of strokes (the ground shows in the hollows,
+    # at most 1 - floor of it) and the paper's grain over everything.
+    def svg_defs(self, width, height):
+        unit = texel_unit(height, width)
+        floor = self.params["floor"]
+        depth = (1 - floor) * 0.375  # how much ground the deepest hollows show once layers filled them
+        tooth = (f'<feTurbulence type="fractalNoise" baseFrequency="{1 / (TOOTH_TEXELS * unit):.4f}" numOctaves="3" '
+                 f'seed="23" result="noise"/>')
+        return (f'<filter id="bw-pastel" filterUnits="userSpaceOnUse" x="0" y="0" width="{width}" height="{height}" '
+                f'color-interpolation-filters="sRGB">{tooth}'
+                f'<feColorMatrix in="noise" type="matrix" values="0 0 0 0 0  0 0 0 0 0  0 0 0 0 0  '
+                f'{5 * depth:.3f} 0 0 0 {1 - 2.5 * depth:.3f}" result="reach"/>'
+                f'<feComposite in="SourceGraphic" in2="reach" operator="in"/></filter>'
+                f'<filter id="bw-tooth" filterUnits="userSpaceOnUse" x="0" y="0" width="{width}" height="{height}">'
+                f'{tooth}<feColorMatrix in="noise" type="matrix" values="0 0 0 0 0.5  0 0 0 0 0.5  0 0 0 0 0.5  '
+                f'2.5 0 0 0 -0.75" result="paper"/><feComposite in="paper" in2="SourceGraphic" operator="in"/></filter>')
+
+    def svg_group(self):
+        return 'filter="url(#bw-pastel)"'
+
+    def svg_after(self, width, height):
+        return (f'<rect width="{width}" height="{height}" fill="#000" filter="url(#bw-tooth)" '
+                f'opacity="{PAPER_GRAIN:.3f}"/>')

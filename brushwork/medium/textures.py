@@ -38,6 +38,14 @@ def hash01(i, j, seed):
     return h / 4294967296.0
 
 
+def hash01_py(i: int, j: int, seed: int) -> float:
+    """`hash01` in plain Python (for the SVG writers)."""
+    h = (i * 374761393 + j * 668265263 + seed * 1442695041) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * 1274126177) & 0xFFFFFFFF
+    h = (h ^ (h >> 16)) & 0xFFFFFFFF
+    return h / 4294967296.0
+
+
 @numba.njit(inline="always", **_NJIT)
 def smooth(f):
     return f * f * (3.0 - 2.0 * f)

@@ -25,8 +25,8 @@ import torch
 from torch import Tensor
 
 from ..stroke.canvas import Background
-from .base import TexturedMedium
-from .textures import fbm_map, local_coords, noise2, smoothstep
+from .base import TexturedMedium, num
+from .textures import fbm_map, local_coords, noise2, smoothstep, texel_unit
 
 # The look's numbers (`Watercolor.params`, in the kernel's order):
 PARAMS = {
@@ -102,3 +102,34 @@ class Watercolor(TexturedMedium):
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
         paper = torch.from_numpy(maps[0])
         return (canvas * (1.0 + PAPER_GRAIN * (paper - 0.5))).clamp(0, 1)
+
+    # --- SVG: one filter on the group of strokes (granulation into an feTurbulence paper, ragged wet edges
+    # by a small displacement) and the paper's grain over everything.  Glazes are drawn as covering layers
+    # and the drying rims are left out: per-stroke filters would make the file slow to draw.
+    def svg_defs(self, width, height):
+        unit = texel_unit(height, width)
+        gran = self.params["granulation"]
+        paper = (f'<feTurbulence type="fractalNoise" baseFrequency="{1 / (PAPER_TEXELS * unit):.4f}" numOctaves="3" '
+                 f'seed="11" result="noise"/>'
+                 f'<feColorMatrix in="noise" type="matrix" values="0 0 0 0 0.5  0 0 0 0 0.5  0 0 0 0 0.5  '
+                 f'2.2 0 0 0 -0.6" result="paper"/>')
+        bloom = self.params["bloom_texels"] * unit
+        return (f'<filter id="bw-watercolor" filterUnits="userSpaceOnUse" x="0" y="0" width="{width}" height="{height}" '
+                f'color-interpolation-filters="sRGB">{paper}'
+                f'<feTurbulence type="fractalNoise" baseFrequency="{1 / bloom:.4f}" numOctaves="2" seed="5" result="wet"/>'
+                f'<feDisplacementMap in="SourceGraphic" in2="wet" scale="{num(1.5 * unit)}" xChannelSelector="R" '
+                f'yChannelSelector="G" result="ragged"/>'
+                f'<feFlood flood-color="#000" flood-opacity="1" result="black"/>'
+                f'<feComposite in="black" in2="paper" operator="in" result="hollows"/>'
+                f'<feComposite in="ragged" in2="hollows" operator="arithmetic" k1="0" k2="1" k3="{-0.25 * gran:.3f}" '
+                f'k4="{0.1 * gran:.3f}" result="granulated"/>'
+                f'<feComposite in="granulated" in2="SourceGraphic" operator="in"/></filter>'
+                f'<filter id="bw-paper" filterUnits="userSpaceOnUse" x="0" y="0" width="{width}" height="{height}">'
+                f'{paper}<feComposite in="paper" in2="SourceGraphic" operator="in"/></filter>')
+
+    def svg_group(self):
+        return 'filter="url(#bw-watercolor)"'
+
+    def svg_after(self, width, height):
+        return (f'<rect width="{width}" height="{height}" fill="#000" filter="url(#bw-paper)" '
+                f'opacity="{PAPER_GRAIN:.3f}"/>')
