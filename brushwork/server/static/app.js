@@ -35,7 +35,7 @@
   function busy(on) {
     $("paint").disabled = on || !S.file;
     $("cancel").disabled = !on;
-    for (const id of ["strokes", "shape", "method", "background", "bgcolor", "size", "file"]) $(id).disabled = on;
+    for (const id of ["strokes", "shape", "medium", "method", "background", "bgcolor", "size", "file"]) $(id).disabled = on;
   }
   function fmtBytes(n) { return n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MB` : `${Math.round(n / 1e3)} kB`; }
   function backgroundValue() {
@@ -50,6 +50,7 @@
       const c = await r.json();
       S.config = c;
       addShapes(c.shapes);
+      addMedia(c.media || []);
       const strokes = $("strokes");
       strokes.max = c.max_strokes;
       strokes.value = Math.min(Number(strokes.value) || c.defaults.strokes, c.max_strokes);
@@ -229,6 +230,7 @@
     body.append("image", S.file, S.file.name || "image");
     body.append("strokes", $("strokes").value);
     body.append("shape", $("shape").value);
+    body.append("medium", $("medium").value);
     body.append("method", $("method").value);
     body.append("background", backgroundValue());
     body.append("size", $("size").value);
@@ -351,6 +353,14 @@
     }
   }
   addShapes(Object.keys(SHAPES));
+
+  // The medium menu (from /api/config).  Live strokes arrive flat; the finished PNG shows the medium.
+  function addMedia(names) {
+    const select = $("medium");
+    for (const name of names) {
+      if (![...select.options].some((o) => o.value === name)) select.add(new Option(name, name));
+    }
+  }
 
   busy(false);
   loadConfig();
