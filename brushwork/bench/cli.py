@@ -3,6 +3,7 @@
     brushwork bench renderers        # renderer fidelity and speed -> docs/benchmarks/renderers.md
     brushwork bench paint            # painting quality and cost on the dev photos -> docs/benchmarks.md
     brushwork bench training         # agent env steps/s and updates/s, small vs paper -> docs/benchmarks/training.md
+    brushwork bench media            # PSNR, SSIM, time per brush medium, resvg vs PNG -> docs/benchmarks/media.md
 
 ``renderers``: PSNR of alpha maps against the reference rasteriser on held-out random strokes, and
 seconds per 1,000 strokes (forward, forward+backward), for every shape and renderer.
@@ -19,6 +20,8 @@ from typing import Annotated, Union
 
 import tyro
 
+from .media import MediaArgs
+from .media import run as run_media
 from .paint import PaintBenchArgs, paper_paint  # noqa: F401  (paper_paint: the paper-size loop)
 from .paint import run as run_paint
 from .renderers import RenderersArgs
@@ -41,6 +44,7 @@ class Args:
         Annotated[TrainingBenchArgs, tyro.conf.subcommand("training")],
         Annotated[ScalingArgs, tyro.conf.subcommand("scaling")],
         Annotated[SeamsArgs, tyro.conf.subcommand("seams")],
+        Annotated[MediaArgs, tyro.conf.subcommand("media")],
     ]]
 
 
@@ -56,6 +60,8 @@ def main(args: Args) -> int:
         run_scaling(b)
     elif isinstance(b, SeamsArgs):
         run_seams(b)
+    elif isinstance(b, MediaArgs):
+        run_media(b)
     else:
         raise ValueError(f"unknown benchmark {type(b).__name__}")
     return 0

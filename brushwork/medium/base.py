@@ -138,9 +138,9 @@ class TexturedSession(Session):
         native = shape._native(self.native, frames)
         boxes = shape.boxes(strokes, frames, native)
         area = box_areas(boxes, self.height, self.width).tolist()
-        p0, p1, p2, r0, r2, _, _ = shape.geometry(strokes.double(), frames.double(), native.double())
+        p0, p1, p2, r0, r2, a0, a2 = shape.geometry(strokes.double(), frames.double(), native.double())
         scale = frames[:, 2].double() / native.double()  # canvas px per native px
-        geom = torch.cat([p0, p1, p2, r0[:, None], r2[:, None], scale[:, None]], 1).numpy()
+        geom = torch.cat([p0, p1, p2, r0[:, None], r2[:, None], scale[:, None], a0[:, None], a2[:, None]], 1).numpy()
         colors = stroke_colors(strokes, self.canvas.shape[0]).float().contiguous().numpy()
         canvas = self.canvas.numpy()
         i = 0
@@ -195,8 +195,8 @@ class TexturedMedium(Medium):
     def kernel(self, canvas: np.ndarray, maps: np.ndarray, alpha: np.ndarray, offs: np.ndarray, wins: np.ndarray,
                geom: np.ndarray, colors: np.ndarray, seeds: np.ndarray, unit: float, prm: np.ndarray) -> None:
         """Paint one block of strokes in order, in place.  canvas (C, H, W); alpha: the strokes' soft alphas,
-        flat, stroke k's window (wins[k] = y0, x0, h, w) from alpha[offs[k]]; geom (n, 9): P0, P1, P2 (x, y),
-        r0, r2 in canvas px and canvas px per native px; colors (n, C); seeds (n,); prm: `params`' values."""
+        flat, stroke k's window (wins[k] = y0, x0, h, w) from alpha[offs[k]]; geom (n, 11): P0, P1, P2 (x, y),
+        r0, r2 in canvas px, canvas px per native px, opacities a0, a2; colors (n, C); seeds (n,); prm: `params`' values."""
 
     @abstractmethod
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:

@@ -30,7 +30,7 @@ from torch import Tensor
 from ..stroke.bezier import Bezier
 from ..stroke.canvas import Background
 from .base import TexturedMedium, num, svg_path_id
-from .textures import curve_length, hash01_py, local_coords, noise2, sat, smoothstep, texel_unit, weave_map
+from .textures import band, curve_length, hash01_py, local_coords, noise2, sat, smoothstep, texel_unit, weave_map
 
 BEZIER = Bezier()
 
@@ -65,6 +65,7 @@ def oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
         r_native = 0.5 * (r0 + r2) / scale
         bristles = min(max(2.0 * r_native / bristle_px, 5.0), 80.0)
         along = max(curve_length(p0x, p0y, p1x, p1y, p2x, p2y) / scale / streak_px, 0.5)
+        fade = band(2.0 * r0 / bristles)  # bristles narrower than a pixel: towards their mean
         base = offs[n]
         for i in range(h):
             y = y0 + i
@@ -78,6 +79,7 @@ def oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
                 b1 = noise2(c, 0.5, seed)
                 b2 = noise2(c * 0.5 + 11.0, t * along, seed + 5)
                 b = smoothstep(0.15, 0.85, 0.6 * b1 + 0.4 * b2)  # ridges and furrows, sharpened
+                b = 0.5 + (b - 0.5) * fade
                 thr = -0.35 + dry * smoothstep(0.45, 1.0, t)
                 side = sat((1.12 - abs(v)) / (0.1 + 0.35 * b))  # ragged sides: thin bristles stop short
                 cov = a * smoothstep(thr - 0.12, thr + 0.12, b) * side

@@ -1,8 +1,8 @@
 """Pastel (the dry medium): coverage broken by the paper's tooth, building up with pressure.
 
 The paper is a tooth height map (`textures.fbm_map`, in canvas texels).  A pastel stick touches only
-the tooth's peaks above ``1 - pressure``: pressure is the stroke's soft alpha (its opacity) times a
-profile that rises to the middle of the stroke.  Pigment left on the paper fills the hollows (a
+the tooth's peaks above ``1 - pressure``: pressure is the stroke's opacity there times a profile that
+rises to the middle of the stroke; the deepest hollows still get ``floor`` of the pigment.  Pigment left on the paper fills the hollows (a
 second layer, ``fill``), so later strokes over the same place reach deeper: coverage builds up with
 layers and pressure.  The stick's own grain draws faint streaks along the stroke (stroke-local
 coordinates).  `finish` lays the paper's grain over everything.
@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ..stroke.canvas import Background
 from .base import TexturedMedium
-from .textures import curve_length, fbm_map, local_coords, noise2, smoothstep, texel_unit
+from .textures import band, curve_length, fbm_map, local_coords, noise2, smoothstep, texel_unit
 
 # The look's numbers (`Pastel.params`, in the kernel's order):
 PARAMS = {
@@ -29,7 +29,7 @@ PARAMS = {
     "floor": 0.6,  # coverage the deepest hollows still get
     "grain": 0.08,  # brightness swing of the stick's grain
 }
-TOOTH_TEXELS = 1.6  # paper tooth lattice, texels
+TOOTH_TEXELS = 3.0  # paper tooth lattice, texels
 PAPER_GRAIN = 0.08
 
 
@@ -42,9 +42,11 @@ def pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, pr
         y0, x0, h, w = wins[n, 0], wins[n, 1], wins[n, 2], wins[n, 3]
         p0x, p0y, p1x, p1y, p2x, p2y, r0, r2, scale = (geom[n, 0], geom[n, 1], geom[n, 2], geom[n, 3], geom[n, 4],
                                                        geom[n, 5], geom[n, 6], geom[n, 7], geom[n, 8])
+        a0, a2 = geom[n, 9], geom[n, 10]
         seed = seeds[n]
         grains = min(max((r0 + r2) / scale / grain_px, 4.0), 80.0)
         along = max(curve_length(p0x, p0y, p1x, p1y, p2x, p2y) / scale / 30.0, 0.5)
+        fade = band((r0 + r2) / grains)  # grain finer than a pixel: towards its mean
         base = offs[n]
         for i in range(h):
             y = y0 + i
@@ -54,11 +56,12 @@ def pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, pr
                     continue
                 x = x0 + j
                 t, v = local_coords(p0x, p0y, p1x, p1y, p2x, p2y, r0, r2, x + 0.5, y + 0.5)
-                g = noise2((v + 1.0) * 0.5 * grains, t * along, seed)
-                press = a * (0.85 + 0.15 * math.sin(math.pi * t))
+                g = 0.5 + (noise2((v + 1.0) * 0.5 * grains, t * along, seed) - 0.5) * fade
+                # pressure: the stroke's opacity there, rising to the middle of the stroke
+                press = (a0 + (a2 - a0) * t) * (0.85 + 0.15 * math.sin(math.pi * t))
                 surf = tooth[y, x] + fill[y, x] + 0.3 * (g - 0.5)
                 thr = 1.0 - press
-                cov = (floor + (1.0 - floor) * smoothstep(thr - soft, thr + soft, surf)) * min(1.0, 2.0 * a)
+                cov = a * (floor + (1.0 - floor) * smoothstep(thr - soft, thr + soft, surf))
                 if cov <= 0.0:
                     continue
                 shade = 1.0 + grain * (g - 0.5)

@@ -133,14 +133,34 @@ def curve_length(p0x, p0y, p1x, p1y, p2x, p2y):
     return total
 
 
+@numba.njit(inline="always", **_NJIT)
+def band(step_px):
+    """Weight of a texture detail ``step_px`` pixels across: 1 from two pixels up, fading to 0 at half a
+    pixel.  Details finer than a pixel would alias; averaged away, as a larger render downsampled would."""
+    return smoothstep(0.5, 2.0, step_px)
+
+
 @numba.njit(**_NJIT)
 def fbm_map(out, unit, scale, octaves, seed):
-    """Fill ``out`` (H, W) with fractal noise whose lattice step is ``scale`` canvas texels."""
+    """Fill ``out`` (H, W) with fractal noise in [0, 1] whose lattice step is ``scale`` canvas texels; octaves
+    finer than a pixel fade out (`band`) towards the mean."""
     h, w = out.shape
     k = 1.0 / (unit * scale)
+    weights = np.empty(octaves)
+    norm, amp = 0.0, 1.0
+    for o in range(octaves):
+        weights[o] = amp * band(unit * scale / 2.0**o)
+        norm += amp
+        amp *= 0.5
     for i in range(h):
         for j in range(w):
-            out[i, j] = fbm2((j + 0.5) * k, (i + 0.5) * k, seed, octaves)
+            x, y = (j + 0.5) * k, (i + 0.5) * k
+            total = 0.0
+            for o in range(octaves):
+                if weights[o] > 0.0:
+                    total += weights[o] * (noise2(x, y, seed + 101 * o) - 0.5)
+                x, y = 2.0 * x + 17.3, 2.0 * y + 9.1
+            out[i, j] = 0.5 + total / norm
 
 
 @numba.njit(**_NJIT)
@@ -149,6 +169,7 @@ def weave_map(out, unit, period, seed):
     and under each other in a checkerboard, each thread's thickness wavering a little."""
     h, w = out.shape
     k = 1.0 / (unit * period)
+    fade = band(unit * period / 2.0)  # a thread narrower than a pixel: towards the mean
     for i in range(h):
         for j in range(w):
             x, y = (j + 0.5) * k, (i + 0.5) * k
@@ -161,4 +182,5 @@ def weave_map(out, unit, period, seed):
             else:
                 prof = math.sin(math.pi * fy)
                 jit = hash01(0, np.int64(cy), seed + 1)
-            out[i, j] = prof * (0.8 + 0.2 * jit) * (0.85 + 0.15 * noise2(x * 3.0, y * 3.0, seed + 2))
+            v = prof * (0.8 + 0.2 * jit) * (0.85 + 0.15 * noise2(x * 3.0, y * 3.0, seed + 2))
+            out[i, j] = 0.5 + (v - 0.5) * fade
