@@ -77,6 +77,10 @@ def run(args: MediaArgs) -> dict:
     result = {"command": command, "machine": machine(threads), "size": args.size, "media": media, "images": [],
               "whole": args.whole}
     log(f"bench media: {len(paths)} image(s) at {args.size} px, media {', '.join(media)}")
+    warm = np.zeros((32, 32, 3), np.uint8)
+    warm[8:24, 8:24] = 200
+    for m in media:  # compile the kernels (numba caches them) before anything is timed
+        paint(warm, medium=m, strokes=4, optimize_iters=1, quiet=True)
     for path in paths:
         target = np.array(load_target(path, str(args.size)))
         row = {"image": Path(path).stem, "media": {}}
