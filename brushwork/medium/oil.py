@@ -39,14 +39,14 @@ PARAMS = {
     "bristle_px": 2.4,  # bristle spacing across a stroke, native px
     "streak_px": 24.0,  # length over which a bristle's paint varies along the stroke, native px
     "brightness": 0.05,  # paint brightness swing across bristles (+-)
-    "dry": 0.45,  # how much of the tail runs dry (0: none)
+    "dry": 0.35,  # how much of the tail runs dry (0: none)
     "ridge": 1.0,  # height contrast between bristle ridges and furrows (0..1)
     "keep": 0.45,  # part of the relief under a stroke that shows through it (paint on paint)
 }
 # Finishing: relief, light, canvas.
 RELIEF = 1.2  # height -> slope of the lit surface, per texel
-LIGHT_AMOUNT = 0.5  # how much the lighting changes the colour
-SPECULAR = 0.05
+LIGHT_AMOUNT = 0.45  # how much the lighting changes the colour
+SPECULAR = 0.03
 WEAVE_TEXELS = 3.0  # canvas thread spacing, texels
 WEAVE_HEIGHT = 0.35
 SVG_RELIEF = 0.5  # the SVG's bump (paint luminance) -> height, per texel
@@ -81,7 +81,7 @@ def oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
                 b = smoothstep(0.15, 0.85, 0.6 * b1 + 0.4 * b2)  # ridges and furrows, sharpened
                 b = 0.5 + (b - 0.5) * fade
                 thr = -0.35 + dry * smoothstep(0.45, 1.0, t)
-                side = sat((1.12 - abs(v)) / (0.1 + 0.35 * b))  # ragged sides: thin bristles stop short
+                side = sat((1.25 - abs(v)) / (0.1 + 0.3 * b))  # ragged sides: some bristles stop short
                 cov = a * smoothstep(thr - 0.12, thr + 0.12, b) * side
                 if cov <= 0.0:
                     continue
