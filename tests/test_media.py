@@ -174,3 +174,18 @@ def test_cli_medium_with_an_unsupported_shape_is_a_clear_error(tmp_path, capsys)
     src = photo(tmp_path / "in.png", (40, 32))
     assert run("paint", src, "-o", tmp_path / "a.png", "--medium", "oil", "--shape", "circle", *FAST) == 2
     assert "circle strokes have none" in capsys.readouterr().err
+
+
+def test_a_palette_keeps_its_colours_and_the_medium_textures_them(tmp_path):
+    palette = ["#1b1b1b", "#f2e8cf", "#bc4749"]
+    p = paint(photo(tmp_path / "in.png", (40, 32)), strokes=8, method="optimize", optimize_iters=1, width=32,
+              palette=palette, medium="oil", quiet=True)
+    rgb = torch.tensor([Background.parse(c).rgb for c in palette])
+    assert p.medium == "oil" and float(torch.cdist(p.strokes[:, 10:], rgb).min(1).values.max()) < 1e-6
+    assert not np.array_equal(p.render(), dataclasses.replace(p, medium="flat", rendered=None).render())
+
+
+def test_public_api_names_the_media():
+    import brushwork
+
+    assert brushwork.get_medium("oil").name == "oil"
