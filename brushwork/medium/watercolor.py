@@ -19,6 +19,8 @@ Per stroke, at every pixel under its soft alpha, with stroke-local coordinates t
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 import torch
@@ -52,6 +54,7 @@ def watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit
                                                 geom[n, 5], geom[n, 6], geom[n, 7])
         seed = seeds[n]
         base = offs[n]
+        logc = np.log(np.maximum(colors[n, :3].astype(np.float64), 1e-3))
         for i in range(h):
             y = y0 + i
             for j in range(w):
@@ -74,7 +77,7 @@ def watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit
                     if k < 3:
                         # The film that, glazed over its own colour, gives the stroke's colour: over a
                         # lighter ground it shows lighter, over a darker one darker (it is transparent).
-                        layer = min(max(c, 1e-3) ** dens / (1.0 - g + g * c), 1.0)
+                        layer = min(math.exp(dens * logc[k]) / (1.0 - g + g * c), 1.0)  # c ** dens
                         mixed = (1.0 - g) * layer + g * canvas[k, y, x] * layer
                     else:
                         mixed = c
