@@ -132,7 +132,12 @@ def light(height: Tensor, unit: float, relief: float, amount: float, specular: f
 class Oil(TexturedMedium):
     name = "oil"
     summary = "bristle streaks, dry-brush tails, impasto relief lit from the upper left, canvas weave"
-    layers = 1  # the paint's height
+    layers = 2  # the paint's height, the canvas weave
+
+    def maps(self, height, width, unit):
+        m = np.zeros((2, height, width), np.float32)
+        weave_map(m[1], unit, WEAVE_TEXELS, 7)
+        return m
 
     params = PARAMS
 
@@ -152,11 +157,8 @@ class Oil(TexturedMedium):
         oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
 
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
-        h, w = canvas.shape[1:]
-        weave = np.empty((h, w), np.float32)
-        weave_map(weave, unit, WEAVE_TEXELS, 7)
         paint = torch.from_numpy(maps[0])
-        height = paint + WEAVE_HEIGHT * torch.from_numpy(weave) * (1.0 - paint.clamp(0, 1))
+        height = paint + WEAVE_HEIGHT * torch.from_numpy(maps[1]) * (1.0 - paint.clamp(0, 1))
         shade = light(height, unit, RELIEF, LIGHT_AMOUNT, SPECULAR)
         out = canvas.clone()
         # Transparent: the colour channels carry colour x coverage; lit, they stay under the coverage.
