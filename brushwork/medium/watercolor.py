@@ -33,8 +33,8 @@ from .textures import fbm_map, local_coords, noise2, smoothstep, texel_unit
 # The look's numbers (`Watercolor.params`, in the kernel's order):
 PARAMS = {
     "glaze": 0.15,  # the multiplied (glazing) part of a layer
-    "edge_dark": 0.25,  # extra pigment density at a drying rim
-    "granulation": 0.12,  # density swing with the paper's hollows
+    "edge_dark": 0.22,  # extra pigment density at a drying rim
+    "granulation": 0.1,  # density swing with the paper's hollows
     "wet": 0.15,  # how far (in radii) the soft wet edge reaches into the stroke
     "bloom_texels": 9.0,  # size of the wet edge's wanderings, canvas texels
 }
