@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import command_line, fmt, log, machine, machine_line, md_table, set_threads, shown_path, text_table
+from .common import command_line, fmt, kept_notes, log, machine, machine_line, md_table, set_threads, shown_path, text_table
 
 TARGETS = {"oil": (1.5, 1.5), "watercolor": (2.5, None), "pastel": (2.5, None)}  # (dB below flat, x flat's time)
 
@@ -162,6 +162,6 @@ def write_report(result: dict, doc: Path) -> None:
                   for img in result["images"]]),
         "", "Reproduce:", "", "```", "brushwork data fetch --only photos", result["command"], "```", "",
         f"Raw numbers: `{shown_path(str(doc.with_suffix('.json')))}`.", "",
-    ]
+    ] + kept_notes(doc) + [""]
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text("\n".join(lines))
