@@ -189,3 +189,14 @@ def test_public_api_names_the_media():
     import brushwork
 
     assert brushwork.get_medium("oil").name == "oil"
+
+
+def test_clipped_agent_strokes_stay_inside_their_tiles_in_a_medium(tmp_path, tiny_actor):
+    p = paint(photo(tmp_path / "in.png", (48, 48)), strokes=20, method="agent", agent=str(tiny_actor), passes=2,
+              tiles="paper", medium="pastel", quiet=True)
+    assert p.medium == "pastel" and p.clips is not None
+    flat = dataclasses.replace(p, medium="flat", rendered=None).render_tensor()
+    painted = p.render_tensor()
+    # where flat paint left the ground untouched, the medium's paint does too (clips and outlines kept)
+    bare = (flat == p.background.canvas(p.height, p.width)).all(0)
+    assert bool(bare.any()) and float((painted[:, bare] - flat[:, bare]).abs().max()) < 0.06
