@@ -75,18 +75,6 @@ def noise2(x, y, seed):
 
 
 @numba.njit(inline="always", **_NJIT)
-def fbm2(x, y, seed, octaves):
-    """Fractal value noise in [0, 1]: ``octaves`` octaves, each twice the frequency at half the weight."""
-    total, amp, norm = 0.0, 1.0, 0.0
-    for o in range(octaves):
-        total += amp * noise2(x, y, seed + 101 * o)
-        norm += amp
-        amp *= 0.5
-        x, y = 2.0 * x + 17.3, 2.0 * y + 9.1
-    return total / norm
-
-
-@numba.njit(inline="always", **_NJIT)
 def local_coords(p0x, p0y, p1x, p1y, p2x, p2y, r0, r2, x, y):
     """Stroke-local coordinates of point (x, y) on the quadratic Bezier P0 P1 P2 with radius r0 -> r2:
     (t, v): the curve parameter of the closest centre-line point, and the signed distance across the
