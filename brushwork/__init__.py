@@ -8,6 +8,7 @@ Public API (imported lazily, so ``import brushwork`` stays cheap):
 * ``load_agent(name_or_path)``: a trained actor ("photo", "mnist", ... or a .safetensors)
 * ``load_renderer(name_or_path)``: a neural stroke renderer ("bezier" or a .safetensors)
 * ``get_shape(name)``: a stroke shape (reference / soft rasteriser, SVG)
+* ``get_medium(name)``: a brush medium (flat, oil, watercolor, pastel): how strokes meet the canvas
 """
 
 __version__ = "0.1.0"
@@ -20,6 +21,7 @@ _EXPORTS = {
     "load_agent": "brushwork.agent.policy",
     "load_renderer": "brushwork.render.model",
     "get_shape": "brushwork.stroke",
+    "get_medium": "brushwork.medium",
 }
 
 

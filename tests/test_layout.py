@@ -97,7 +97,7 @@ def test_no_import_circles():
     assert cycles(graph) == []
 
 
-PACKAGES = ("stroke", "io", "schedule", "render", "agent", "painter", "data", "server", "bench")
+PACKAGES = ("stroke", "medium", "io", "schedule", "render", "agent", "painter", "data", "server", "bench")
 
 
 def inside(mods: set[str], *prefixes: str) -> set[str]:
@@ -124,6 +124,8 @@ def forbidden(graph: dict[str, set[str]]) -> list[str]:
     top = {f"brushwork.{p}" for p in PACKAGES}
     stroke = direct(graph, "brushwork.stroke")
     deny("stroke", stroke - {"brushwork.metrics"}, "geometry imports nothing above it")
+    medium = direct(graph, "brushwork.medium")
+    deny("medium", medium - inside(medium, "brushwork.stroke"), "a medium knows strokes and pixels, nothing above them")
     deny("io", direct(graph, "brushwork.io"), "io uses only the standard library and third-party packages")
     schedule = direct(graph, "brushwork.schedule")
     deny("schedule", inside(schedule, *(top - {"brushwork.stroke", "brushwork.io"})) | clis(schedule),
@@ -162,6 +164,8 @@ def test_forbidden_arrows():
 
 @pytest.mark.parametrize("frm, to", [
     ("brushwork.stroke.canvas", "brushwork.agent.policy"),
+    ("brushwork.stroke.canvas", "brushwork.medium.oil"),
+    ("brushwork.medium.oil", "brushwork.painter.painting"),
     ("brushwork.io.images", "brushwork.stroke.base"),
     ("brushwork.schedule.tiles", "brushwork.painter.painting"),
     ("brushwork.agent.direct", "brushwork.painter.agent_loop"),

@@ -145,7 +145,7 @@ def test_the_page_starts_from_the_cli_defaults():
         cfg = (await c.get("/api/config")).json()
         d = PaintConfig()
         assert cfg["defaults"] == {"strokes": 0, "size": 512, "shape": d.shape, "method": d.method, "detail": d.detail,
-                                   "background": d.background}
+                                   "background": d.background, "medium": d.medium}
         assert cfg["auto_strokes"]["auto"]["normal"]["512"] == auto_strokes("auto", 512, 512, "normal") == 2000
         assert cfg["auto_strokes"]["optimize"]["fine"]["1024"] == 8000
         assert cfg["auto_strokes"]["agent"]["normal"]["256"] == 200
@@ -254,6 +254,23 @@ def test_other_shapes_and_backgrounds(shape):
     run(fast(workers=1), go)
 
 
+def test_medium_paints_live_strokes_flat_and_the_final_image_in_the_medium():
+    async def go(c, app):
+        cfg = (await c.get("/api/config")).json()
+        assert cfg["media"][0] == "flat" and "oil" in cfg["media"] and cfg["defaults"]["medium"] == "flat"
+        pngs = {}
+        for medium in ("flat", "oil"):
+            r = await submit(c, png_bytes(40, 40), strokes=6, size=32, method="optimize", medium=medium)
+            assert r.status_code == 202, r.text
+            evs = await events(c, r.json()["id"])
+            assert evs[-1][1] == "done", evs[-1]
+            assert any(k == "strokes" and d["draw"] for _, k, d in evs)  # live strokes as for flat
+            pngs[medium] = np.asarray(Image.open(io.BytesIO((await c.get(evs[-1][2]["results"]["png"])).content)))
+        assert pngs["flat"].shape == pngs["oil"].shape and not np.array_equal(pngs["flat"], pngs["oil"])
+
+    run(fast(workers=1), go)
+
+
 def test_agent_and_refine_methods(tiny_actor):
     async def go(c, app):
         cfg = (await c.get("/api/config")).json()
@@ -342,6 +359,8 @@ def test_refusals_have_clear_messages():
         await check(422, "whole number", strokes="lots")
         await check(422, "'shape' must be one of", shape="hexagon")
         await check(422, "'method' must be one of", method="magic")
+        await check(422, "unknown medium 'gouache'; choose one of flat, oil", medium="gouache")
+        await check(422, "circle strokes have none", medium="oil", shape="circle")
         await check(422, "background", background="plaid")
         await check(422, "'size' must be between 16 and 64", size=65)
         await check(422, "palette", palette="#12345g")

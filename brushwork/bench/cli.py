@@ -5,6 +5,7 @@
     brushwork bench training         # agent env steps/s and updates/s, small vs paper -> docs/benchmarks/training.md
     brushwork bench scaling          # time and memory of the default painting by output size -> docs/benchmarks/scaling.md
     brushwork bench seams            # error along tile borders against the interior -> docs/benchmarks/seams.md
+    brushwork bench media            # PSNR, SSIM, time per brush medium, resvg vs PNG -> docs/benchmarks/media.md
 
 ``renderers``: PSNR of alpha maps against the reference rasteriser on held-out random strokes, and
 seconds per 1,000 strokes (forward, forward+backward), for every shape and renderer.
@@ -21,6 +22,8 @@ from typing import Annotated
 
 import tyro
 
+from .media import MediaArgs
+from .media import run as run_media
 from .paint import PaintBenchArgs, paper_paint  # noqa: F401  (paper_paint: the paper-size loop)
 from .paint import run as run_paint
 from .renderers import RenderersArgs
@@ -35,7 +38,7 @@ from .training import run as run_training
 
 @dataclass
 class Args:
-    """Benchmarks: renderers, paint, training, scaling, seams."""
+    """Benchmarks: renderers, paint, training, scaling, seams, media."""
 
     bench: tyro.conf.OmitSubcommandPrefixes[
         Annotated[RenderersArgs, tyro.conf.subcommand("renderers", description=RenderersArgs.__doc__)]
@@ -43,6 +46,7 @@ class Args:
         | Annotated[TrainingBenchArgs, tyro.conf.subcommand("training", description=TrainingBenchArgs.__doc__)]
         | Annotated[ScalingArgs, tyro.conf.subcommand("scaling", description=ScalingArgs.__doc__)]
         | Annotated[SeamsArgs, tyro.conf.subcommand("seams", description=SeamsArgs.__doc__)]
+        | Annotated[MediaArgs, tyro.conf.subcommand("media", description=MediaArgs.__doc__)]
     ]  # the benchmark to run
 
 
@@ -58,6 +62,8 @@ def main(args: Args) -> int:
         run_scaling(b)
     elif isinstance(b, SeamsArgs):
         run_seams(b)
+    elif isinstance(b, MediaArgs):
+        run_media(b)
     else:
         raise ValueError(f"unknown benchmark {type(b).__name__}")
     return 0

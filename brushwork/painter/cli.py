@@ -3,10 +3,12 @@
     brushwork paint photo.jpg -o painting.png --svg painting.svg --json strokes.json --video process.mp4
     brushwork paint photos/ -o paintings/ --jobs 2          # a folder: resumable batch, one progress bar
     brushwork render strokes.json -o big.png --size 4096x4096
+    brushwork render strokes.json -o oil.png --medium oil   # the same strokes in another medium
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -19,6 +21,7 @@ import tyro
 from tqdm import tqdm
 
 from ..io.images import IMAGE_SUFFIXES, check_side
+from ..medium import MEDIA, get_medium
 from ..options import choices
 from ..schedule.tiles import TILINGS
 from ..stroke import SHAPES
@@ -47,6 +50,8 @@ class PaintArgs(PaintConfig):
         PaintConfig.tiles)
     background: Annotated[str, choices(NAMED, "transparent", "#rrggbb",
                                        help="black (as the agent was trained), a colour, or transparent")] = PaintConfig.background
+    medium: Annotated[str, choices(MEDIA, help="how the strokes meet the canvas (flat: today's look; a resumed "
+                                               "painting keeps its own unless another is given)")] = PaintConfig.medium
 
 
 @dataclass(kw_only=True)
@@ -56,6 +61,7 @@ class RenderArgs:
     strokes: tyro.conf.Positional[Path]  # JSON stroke file written by `brushwork paint --json`
     output: Annotated[Path, tyro.conf.arg(aliases=("-o",))] = Path("render.png")  # .png/.jpg/.webp/.svg/.gif/.mp4/.webm
     size: str = ""  # WxH, or W (height keeps the aspect ratio); default: the painting's own size
+    medium: Annotated[str, choices(MEDIA, help="render in this medium (default: the painting's own, from the JSON)")] = ""
 
 
 def paint_one(args: PaintArgs, quiet: bool | None = None) -> dict:
@@ -159,7 +165,11 @@ def render_main(args: RenderArgs) -> int:
     from .painting import Painting
 
     check_output(args.output)
+    if args.medium:
+        get_medium(args.medium)  # an unknown medium fails before the file is read
     p = Painting.load(args.strokes)
+    if args.medium and args.medium != p.medium:
+        p = dataclasses.replace(p, medium=args.medium, rendered=None)
     kw = {}
     if args.size:
         try:
@@ -181,7 +191,7 @@ def render_main(args: RenderArgs) -> int:
         write_video(p, args.output, size=max(kw.get("width") or 0, kw.get("height") or 0))
     else:
         save(p, args.output, **kw)
-    print(f"rendered {len(p)} strokes in {time.time() - t0:.1f} s -> {args.output}")
+    print(f"rendered {len(p)} strokes ({p.medium}) in {time.time() - t0:.1f} s -> {args.output}")
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ..io.files import atomic_write
 from ..io.images import ImageError, check_writable, save_image
+from ..medium import get_medium
 from ..stroke import COLOR, get_shape, hex_color
 from ..stroke.canvas import Background
 
@@ -29,6 +30,7 @@ class Painting(Protocol):
     height: int
     shape: str
     background: Background
+    medium: str
 
     def render(self, *args, **kwargs): ...
 
@@ -76,10 +78,15 @@ def write_json(painting: Painting, path: str | Path) -> Path:
 
 
 def svg_document(painting: Painting) -> str:
-    """The painting as an SVG document whose elements are the strokes' own geometry."""
+    """The painting as an SVG document whose elements are the strokes' own geometry, drawn in the painting's
+    medium (`brushwork.medium.Medium.svg_defs` and the other svg hooks: textures as SVG patterns and filters)."""
     shape = get_shape(painting.shape)
+    medium = get_medium(getattr(painting, "medium", "flat"))
     w, h = painting.width, painting.height
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">']
+    defs = medium.svg_defs(w, h)
+    if defs:
+        parts.append(f"<defs>{defs}</defs>")
     if not painting.background.transparent:
         parts.append(f'<rect width="{w}" height="{h}" fill="{hex_color(painting.background.rgb)}"/>')
     clip_ids: dict[tuple, str] = {}
@@ -94,12 +101,21 @@ def svg_document(painting: Painting) -> str:
         parts.append("</defs>")
     strokes, frames = painting.strokes.tolist(), painting.frames.tolist()
     clips = painting.clips.tolist() if painting.clips is not None else [None] * len(strokes)
+    group = medium.svg_group()
+    if group:
+        parts.append(f"<g {group}>")
     for i, (s, f, c) in enumerate(zip(strokes, frames, clips)):
         fill = hex_color(s[COLOR])
         el = shape.svg(s, tuple(f), painting.native, fill, uid=f"s{i}")
+        el = medium.svg_stroke(el, i, s, tuple(f), painting.native, fill, f"s{i}")
         if c is not None:
             el = f'<g clip-path="url(#{clip_ids[tuple(round(v, 3) for v in c)]})">{el}</g>'
         parts.append(el)
+    if group:
+        parts.append("</g>")
+    after = medium.svg_after(w, h)
+    if after:
+        parts.append(after)
     parts.append("</svg>")
     return "\n".join(parts)
 

@@ -25,6 +25,8 @@ from tqdm import tqdm
 
 from ..device import pick_device
 from ..io.images import MIN_SIDE, LoadedImage, check_side, load_image, output_size, resize_t, to_tensor, to_uint8
+from ..medium import DEFAULT as DEFAULT_MEDIUM
+from ..medium import MEDIA, get_medium
 from ..metrics import psnr, ssim
 from ..schedule.color_fit import fit_colors
 from ..schedule.tiles import TILINGS, agent_passes, default_passes, resolve_tiling
@@ -59,6 +61,7 @@ AUTO_METHOD = "optimize"
 
 # The fixed choices, as types: the CLI (tyro) lists them in --help.
 ShapeName = Literal[SHAPES]  # every registered shape
+MediumName = Literal[MEDIA]  # every registered medium
 Method = Literal[METHODS]
 Tiling = Literal[TILINGS]
 Detail = Literal[tuple(DETAIL_PRESETS)]
@@ -72,6 +75,10 @@ class PaintConfig:
     width: int = 0  # output width in px (0 = from height / the input)
     height: int = 0  # output height in px (0 = from width / the input)
     background: str = "black"  # black (as the agent was trained), white, grey, transparent or #rrggbb
+    # how the strokes meet the canvas: flat (the optimiser's own look), oil, watercolor, pastel (brushwork.medium);
+    # the strokes are placed for the flat look, the medium renders them (PNG, SVG, video, metrics); a resumed
+    # painting keeps its medium unless another one than flat is asked for
+    medium: MediumName = DEFAULT_MEDIUM
     palette: list[str] = field(default_factory=list)  # restrict colours to these (#rrggbb), empty = any
     agent: str = "photo"  # shipped agent name or actor .safetensors
     tiles: Tiling = "auto"  # auto (the agent's training tiling), overlap (seam-free) or paper (disjoint, strokes clipped)
@@ -206,6 +213,7 @@ class Plan:
     start: torch.Tensor  # what refinement paints over: the background (the resumed strokes are refined too)
     deadline: float | None = None  # time.monotonic() by which the optimiser must stop (--seconds)
     stop: Callable[[], bool] | None = None  # the caller's stop callback (`paint`)
+    medium: str = DEFAULT_MEDIUM  # the painting's medium (--medium, or the resumed painting's)
 
 
 def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
@@ -230,7 +238,8 @@ def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
     # The time budget, less what rendering the result and measuring it take afterwards.
     deadline = None if not cfg.seconds else time.monotonic() + cfg.seconds * 0.95 - 0.3 - 2e-8 * W * H
     return Plan(cfg, background, note, W, H, ww, wh, n_old, n, method, policy, passes, target_full,
-                resize_t(target_full, wh, ww), parse_palette(cfg.palette), old, canvas, start, deadline)
+                resize_t(target_full, wh, ww), parse_palette(cfg.palette), old, canvas, start, deadline,
+                medium=resumed_medium(cfg, resume))
 
 
 def load_rgb(image, background: Background) -> tuple[np.ndarray, str | None]:
@@ -258,6 +267,7 @@ def stroke_budget(cfg: PaintConfig, method: str, W: int, H: int, resume: Paintin
         return 0, n
     if resume.shape != cfg.shape:
         raise ValueError(f"the resumed painting uses {resume.shape} strokes; pass --shape {resume.shape}")
+    get_medium(resumed_medium(cfg, resume)).check(cfg.shape, cfg.background)
     n_old = len(resume)
     if cfg.strokes and cfg.strokes <= n_old:
         raise ValueError(f"the resumed painting already has {n_old} strokes; ask for more with --strokes")
@@ -270,6 +280,13 @@ def auto_strokes(method: str, width: int, height: int, detail: str = "normal") -
     if method in ("auto", "optimize"):
         return default_strokes(width, height, detail)
     return max(200, round(200 * max(width, height) / 256))
+
+
+def resumed_medium(cfg: PaintConfig, resume: Painting | None) -> str:
+    """The painting's medium: --medium, or the resumed painting's when --medium is left at flat."""
+    if resume is not None and cfg.medium == DEFAULT_MEDIUM:
+        return resume.medium
+    return cfg.medium
 
 
 def load_policy(cfg: PaintConfig, method: str, device: torch.device):
@@ -330,6 +347,7 @@ class LiveView:
         self.to_out = torch.tensor([sx, sy, math.sqrt(sx * sy)])  # frames (x0, y0, side): working -> output px
         self.to_out_clip = torch.tensor([sx, sy, sx, sy])
         self.native = 0.0  # the brush scale, set once the method has chosen it
+        self.medium = plan.medium
 
     def __call__(self, st: torch.Tensor, fr: torch.Tensor, cl: torch.Tensor | None, replace: bool = False) -> None:
         if self.on_strokes is None:
@@ -339,7 +357,8 @@ class LiveView:
         self.on_strokes({"strokes": st.tolist(), "frames": (fr * self.to_out).tolist(),
                          "clips": None if cl is None else (cl * self.to_out_clip).tolist(), "done": self.done,
                          "total": self.total, "width": width, "height": height, "shape": self.cfg.shape,
-                         "native": self.native, "background": self.cfg.background, "replace": replace})
+                         "native": self.native, "background": self.cfg.background, "replace": replace,
+                         "medium": self.medium})
 
 
 def recolors(plan: Plan) -> bool:
@@ -447,9 +466,11 @@ def build_painting(plan: Plan, strokes: torch.Tensor, frames: torch.Tensor, clip
     if plan.palette is not None:
         strokes = snap_to_palette(strokes, plan.palette)
     reuse = plan.method == "agent" and plan.old is None and (plan.ww, plan.wh) == (plan.W, plan.H)
+    medium = plan.medium
+    reuse = reuse and medium == DEFAULT_MEDIUM  # the agent's canvas is the flat look
     return Painting(plan.cfg.shape, plan.W, plan.H, strokes, frames * live.to_out, native=native,
                     background=plan.background, clips=None if clips is None else clips * live.to_out_clip,
-                    target=to_uint8(plan.target_full), rendered=to_uint8(plan.canvas) if reuse else None)
+                    target=to_uint8(plan.target_full), rendered=to_uint8(plan.canvas) if reuse else None, medium=medium)
 
 
 def measure(painting: Painting, out: torch.Tensor, plan: Plan, seconds: float, phases: dict[str, float]) -> dict:
@@ -495,4 +516,4 @@ def check(cfg: PaintConfig) -> None:
     get_shape(cfg.shape)
     Background.parse(cfg.background)
     parse_palette(cfg.palette)
-    parse_palette(cfg.palette)
+    get_medium(cfg.medium).check(cfg.shape, cfg.background)

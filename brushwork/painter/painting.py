@@ -3,6 +3,8 @@
 A painting is resolution-independent: strokes are 13 numbers in [0, 1] placed through square frames
 ``(ox, oy, side)`` in pixels of the painting's own ``width`` x ``height``; rendering at another size
 scales the frames.  ``native`` is the canvas side the brush sizes refer to (see `brushwork.stroke`).
+``medium`` is how the strokes meet the canvas (`brushwork.medium`: flat, oil, ...): the same strokes
+render in any medium.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import numpy as np
 import torch
 
 from ..io.images import check_side, to_uint8
+from ..medium import DEFAULT as DEFAULT_MEDIUM
+from ..medium import get_medium
 from ..stroke import N_PARAMS, get_shape, hex_color
-from ..stroke.canvas import Background, paint_strokes
+from ..stroke.canvas import Background
 
 JSON_FORMAT = "brushwork-strokes"
 JSON_VERSION = 1
@@ -73,6 +77,7 @@ class Painting:
     clips: torch.Tensor | None = None  # optional (N, 4) (x0, y0, x1, y1) px: paint stays inside
     target: np.ndarray | None = None  # uint8 (H, W, 3) the painting was made from, if known
     rendered: np.ndarray | None = field(default=None, repr=False)  # the render at width x height, once made
+    medium: str = DEFAULT_MEDIUM  # how the strokes meet the canvas (brushwork.medium)
 
     def __post_init__(self) -> None:
         self.strokes = self.strokes.detach().float().cpu()
@@ -86,6 +91,7 @@ class Painting:
             if self.clips.shape != (len(self.strokes), 4):
                 raise ValueError(f"clips must be (N, 4) with N = {len(self.strokes)}, got {tuple(self.clips.shape)}")
         get_shape(self.shape).validate(self.strokes)
+        get_medium(self.medium).check(self.shape, self.background)
 
     def __len__(self) -> int:
         return len(self.strokes)
@@ -112,14 +118,16 @@ class Painting:
             width = max(1, round(self.width * height / self.height))
         return int(width), int(height)
 
-    def render_tensor(self, width: int | None = None, height: int | None = None, upto: int | None = None) -> torch.Tensor:
-        """The painting as a float tensor (C, H, W) in [0, 1]; C = 4 with a transparent background."""
+    def render_tensor(self, width: int | None = None, height: int | None = None, upto: int | None = None,
+                      medium: str | None = None) -> torch.Tensor:
+        """The painting as a float tensor (C, H, W) in [0, 1]; C = 4 with a transparent background.
+        ``medium``: render in this medium instead of the painting's own."""
         width, height = self._size(width, height)
-        canvas = self.background.canvas(height, width)
         n = len(self) if upto is None else upto
         clips = self.scaled_clips(width, height)
-        return paint_strokes(canvas, self.shape, self.strokes[:n], self.scaled_frames(width, height)[:n], self.native,
-                             clips=None if clips is None else clips[:n])
+        session = get_medium(medium or self.medium).session(self.shape, height, width, self.background, self.native)
+        session.paint(self.strokes[:n], self.scaled_frames(width, height)[:n], None if clips is None else clips[:n])
+        return session.image()
 
     def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
         """uint8 (H, W, 3) or (H, W, 4) image of the painting."""
@@ -138,7 +146,7 @@ class Painting:
         """``count`` uint8 frames of the painting process (after evenly spaced stroke counts, the last
         being the finished painting), rendered one after another so none are kept in memory."""
         width, height = self._size(width, height)
-        canvas = self.background.canvas(height, width)
+        session = get_medium(self.medium).session(self.shape, height, width, self.background, self.native)
         frames = self.scaled_frames(width, height)
         clips = self.scaled_clips(width, height)
         count = max(1, min(count, max(len(self), 1)))
@@ -146,10 +154,9 @@ class Painting:
         for k in range(1, count + 1):
             upto = round(k * len(self) / count)
             if upto > done:
-                paint_strokes(canvas, self.shape, self.strokes[done:upto], frames[done:upto], self.native,
-                              clips=None if clips is None else clips[done:upto])
+                session.paint(self.strokes[done:upto], frames[done:upto], None if clips is None else clips[done:upto])
                 done = upto
-            yield to_uint8(canvas)
+            yield to_uint8(session.image())
 
     # --- files ------------------------------------------------------------------------------
     def to_json(self) -> dict:
@@ -162,6 +169,7 @@ class Painting:
             "height": self.height,
             "native": self.native,
             "background": bg,
+            "medium": self.medium,
             "params": list(get_shape(self.shape).names),
             "strokes": [[round(v, 6) for v in s] for s in self.strokes.tolist()],
             "frames": [[round(v, 4) for v in f] for f in self.frames.tolist()],
@@ -187,10 +195,16 @@ class Painting:
             frames = torch.tensor(data["frames"], dtype=torch.float32).reshape(-1, 3)
             clips = data.get("clips")
             clips = None if clips is None else torch.tensor(clips, dtype=torch.float32).reshape(-1, 4)
+            medium = data.get("medium", DEFAULT_MEDIUM)
+            try:
+                get_medium(medium)
+            except ValueError as e:
+                raise ValueError(f"{source}: {e}") from None
             return Painting(
                 shape=data["shape"], width=int(data["width"]), height=int(data["height"]), strokes=strokes,
                 frames=frames, native=float(data.get("native", 128)), clips=clips,
                 background=Background.parse(data.get("background", "black")), metrics=data.get("metrics", {}),
+                medium=medium,
             )
         except (KeyError, TypeError, RuntimeError) as e:
             raise ValueError(f"{source}: malformed stroke file ({type(e).__name__}: {e})") from None

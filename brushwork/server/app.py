@@ -59,7 +59,7 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "cross-origin-resource-policy": "same-origin",
 }
-OPTION_FIELDS = ("strokes", "shape", "method", "detail", "background", "size", "palette", "seed")
+OPTION_FIELDS = ("strokes", "shape", "method", "detail", "background", "size", "palette", "seed", "medium")
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the option fields, on top of the image itself
 KEEPALIVE_S = 15.0
 
@@ -113,6 +113,7 @@ def agent_status(name: str) -> dict:
 
 def parse_options(form, s: Args, agent: dict) -> dict:
     """Form fields -> validated PaintConfig overrides plus ``size``; ApiError(422) naming the field."""
+    from ..medium import get_medium
     from ..painter.painter import DETAIL_PRESETS, METHODS, PaintConfig, auto_strokes
     from ..stroke import SHAPES
     from ..stroke.canvas import Background
@@ -157,6 +158,11 @@ def parse_options(form, s: Args, agent: dict) -> dict:
         Background.parse(background)
     except ValueError as e:
         raise ApiError(422, f"option 'background': {e}") from None
+    medium = text("medium", d.medium)
+    try:
+        get_medium(medium).check(shape, background)
+    except ValueError as e:
+        raise ApiError(422, f"option 'medium': {e}") from None
     size = integer("size", min(512, s.max_size), 16, s.max_size)
     seed = integer("seed", 0, 0, 2**31 - 1)
     palette = [p for p in re.split(r"[\s,;]+", text("palette", "")) if p]
@@ -178,7 +184,7 @@ def parse_options(form, s: Args, agent: dict) -> dict:
     if not strokes:  # the long side is ``size`` px, so the automatic count is known now (at most the limit)
         strokes = min(auto_strokes(method, size, size, detail), s.max_strokes)
     return {"strokes": strokes, "shape": shape, "method": method, "detail": detail, "background": background,
-            "seed": seed, "palette": palette, "size": size}
+            "seed": seed, "palette": palette, "size": size, "medium": medium}
 
 
 #: The output sizes (long side, px) the page offers.
@@ -192,7 +198,7 @@ def page_defaults(s: Args) -> dict:
 
     d = PaintConfig()
     return {"strokes": 0, "size": min(512, s.max_size), "shape": d.shape, "method": d.method, "detail": d.detail,
-            "background": d.background}
+            "background": d.background, "medium": d.medium}
 
 
 def decode_image(data: bytes, max_pixels: int, background: str) -> np.ndarray:
@@ -317,11 +323,13 @@ def build_app(s: Args) -> Starlette:
         return JSONResponse({"status": "ok", "version": __version__, **jobs.stats()})
 
     async def config(request: Request) -> Response:
+        from ..medium import MEDIA
         from ..painter.painter import DETAIL_PRESETS, METHODS, auto_strokes
         from ..stroke import SHAPES
 
         return JSONResponse({
             "version": __version__, "shapes": list(SHAPES), "methods": list(METHODS), "formats": list(FORMATS),
+            "media": list(MEDIA),
             "agent": {"available": agent["available"], "shape": agent["shape"]},
             "max_strokes": s.max_strokes, "max_size": s.max_size, "max_upload_bytes": upload_limit,
             "max_pixels": s.max_pixels, "max_queue": s.max_queue, "workers": s.workers,

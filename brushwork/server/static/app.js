@@ -35,7 +35,7 @@
   function busy(on) {
     $("paint").disabled = on || !S.file;
     $("cancel").disabled = !on;
-    for (const id of ["strokes", "shape", "method", "detail", "background", "bgcolor", "size", "file"]) $(id).disabled = on;
+    for (const id of ["strokes", "shape", "medium", "method", "detail", "background", "bgcolor", "size", "file"]) $(id).disabled = on;
   }
   function fmtBytes(n) { return n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MB` : `${Math.round(n / 1e3)} kB`; }
   function backgroundValue() {
@@ -50,6 +50,8 @@
       const c = await r.json();
       S.config = c;
       addShapes(c.shapes);
+      addMedia(c.media || []);
+      if (c.defaults.medium) $("medium").value = c.defaults.medium;
       const strokes = $("strokes");
       strokes.max = c.max_strokes;
       strokes.value = c.defaults.strokes ? String(Math.min(c.defaults.strokes, c.max_strokes)) : "";  // "" = auto
@@ -249,6 +251,7 @@
     body.append("strokes", $("strokes").value || "0");  // 0: the automatic count
     body.append("detail", $("detail").value);
     body.append("shape", $("shape").value);
+    body.append("medium", $("medium").value);
     body.append("method", $("method").value);
     body.append("background", backgroundValue());
     body.append("size", $("size").value);
@@ -371,6 +374,14 @@
     }
   }
   addShapes(Object.keys(SHAPES));
+
+  // The medium menu (from /api/config).  Live strokes arrive flat; the finished PNG shows the medium.
+  function addMedia(names) {
+    const select = $("medium");
+    for (const name of names) {
+      if (![...select.options].some((o) => o.value === name)) select.add(new Option(name, name));
+    }
+  }
 
   busy(false);
   loadConfig();
