@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from tqdm import tqdm
 
-from ..schedule.tiles import allot_slots, pass_budgets, slot_frames, tile_crops, tile_grid
+from ..schedule.tiles import allot_slots, pass_budgets, pass_grid, slot_frames, tile_crops, tile_grid
 from ..stroke import get_shape
 from ..stroke.canvas import paint_strokes, snap_to_palette
 
@@ -36,7 +36,7 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
     for p, budget in enumerate(per_pass):
         if budget <= 0:  # more passes than strokes
             continue
-        grid = tile_grid(w, h, 2**p, tiles)
+        grid = pass_grid(w, h, p, tiles, policy.levels, len(per_pass))
         n_t = len(grid)
         steps = max(1, math.ceil(budget / (k * n_t)))
         crops_t = tile_crops(target, grid, policy.size)  # the target's tiles: the same at every step of the pass

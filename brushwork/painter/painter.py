@@ -215,7 +215,7 @@ def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
         print(f"note: {note}")
     device = pick_device(cfg.device)
     policy = load_policy(cfg, method, device)
-    passes = cfg.passes or (agent_passes(n, policy.levels, W, H, cfg.finer and not policy.whole_images)
+    passes = cfg.passes or (agent_passes(n, policy.levels, W, H, cfg.finer and not policy.whole_images, policy.size)
                             if policy is not None else default_passes(W, H))
     ww, wh = working_size(W, H, cfg, method, policy, passes)
     target_full = resize_t(to_tensor(rgb), H, W)

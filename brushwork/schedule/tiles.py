@@ -58,30 +58,55 @@ FINER_SHARES = (1, 2, 2)
 WHOLE_IMAGE_TILE_FRACTION = 1 / 16
 
 
-def agent_passes(n_strokes: int, levels, w: int, h: int, finer: bool = True) -> int:
+#: The finest tiles the painter gives an agent trained on tiles, in output pixels: half its observation
+#: side (the photo agent sees 32 px: 16 px tiles, its 8 x 8 finer pass at 128 px).  Finer tiles would
+#: ask it for strokes smaller than it was trained to place; a larger budget then paints more steps on
+#: the finest passes instead of more passes.
+MIN_TILE_FRACTION = 0.5
+
+
+def agent_passes(n_strokes: int, levels, w: int, h: int, finer: bool = True, obs: int = 0) -> int:
     """Coarse-to-fine passes for an agent painting ``n_strokes`` on a w x h output.  Trained on
-    ``levels`` ((grid, steps), ...): those levels, plus a finer one when ``finer`` and the finer pass's
-    share (`FINER_SHARES`) gives every one of its tiles at least one stroke.  Without levels: by output
-    size (`default_passes`), or with ``finer`` the most passes allowed by `WHOLE_IMAGE_TILE_FRACTION`
-    if that is more."""
+    ``levels`` ((grid, steps), ...): those levels, then with ``finer`` as many finer passes (each a grid
+    twice as fine) as the budget and the output allow: a finer pass is added while its share of the
+    budget (`pass_budgets`: the finest pass takes FINER_SHARES[2] / sum(FINER_SHARES)) gives each of
+    its tiles at least one stroke and, when the agent's observation side ``obs`` (px) is given, its tiles
+    are at least `MIN_TILE_FRACTION` x obs px on the output's short side.  So the pyramid grows with
+    the budget and the output's size: the photo agent (3 levels, 32 px) paints 4 passes (finest grid
+    8 x 8) at 128 px from 160 strokes, and at 512 px 5 passes (16 x 16) from 640 strokes, 6 (32 x 32)
+    from 2,560.  Fewer strokes than one per tile of the first finer pass: the trained levels alone.
+    Without levels: by output size (`default_passes`), or with ``finer`` the most passes allowed by
+    `WHOLE_IMAGE_TILE_FRACTION` if that is more."""
     if not levels:
         passes = default_passes(w, h)
         while finer and n_strokes / (passes + 1) >= WHOLE_IMAGE_TILE_FRACTION * 4**passes:
             passes += 1
         return passes
-    grid = 2 * max(g for g, _ in levels)
-    return len(levels) + int(finer and len(levels) >= 2 and FINER_SHARES[2] * n_strokes >= grid * grid * sum(FINER_SHARES))
+    passes = len(levels)
+    if not finer or len(levels) < 2:
+        return passes
+    min_tile = MIN_TILE_FRACTION * obs
+    while True:
+        grid = 2**passes  # the grid of the pass that would be added
+        if FINER_SHARES[2] * n_strokes < grid * grid * sum(FINER_SHARES):
+            return passes
+        if passes > len(levels) and min(w, h) / grid < min_tile:  # the first finer pass is never refused for size
+            return passes
+        passes += 1
 
 
 def pass_budgets(n_strokes: int, passes: int, levels=None) -> list[int]:
     """Strokes per coarse-to-fine pass: in proportion to the agent's trained levels (grid^2 x steps,
-    see `brushwork.agent.direct`) when it has them and ``passes`` matches; split by `FINER_SHARES` when
-    ``passes`` is one more (the finer pass of `agent_passes`); else equal shares."""
+    see `brushwork.agent.direct`) when it has them and ``passes`` matches; with finer passes (`agent_passes`)
+    split by `FINER_SHARES`: the last two passes take FINER_SHARES[1] and [2] parts, all the passes
+    before them FINER_SHARES[0] part together, in equal shares (one pass more than the levels: (1, 1, 4, 4)
+    tenths for three levels); else equal shares."""
     if levels and len(levels) == passes:
         w = [g * g * t for g, t in levels]
-    elif levels and len(levels) >= 2 and passes == len(levels) + 1:
+    elif levels and len(levels) >= 2 and passes > len(levels):
         coarse, finest, finer = FINER_SHARES
-        w = [coarse] * (len(levels) - 1) + [finest * (len(levels) - 1), finer * (len(levels) - 1)]  # integers: exact
+        m = passes - 2  # the passes before the last two
+        w = [coarse] * m + [finest * m, finer * m]  # integers: exact
     else:
         return [n_strokes // passes + (1 if i < n_strokes % passes else 0) for i in range(passes)]
     out = [n_strokes * x // sum(w) for x in w]
@@ -117,15 +142,21 @@ def allot_slots(err: torch.Tensor, k: int, budget: int) -> torch.Tensor:
     return mask.view(n, k)
 
 
-def tile_grid(width: int, height: int, grid: int, mode: str) -> torch.Tensor:
+def tile_grid(width: int, height: int, grid: int, mode: str, shift: bool = False) -> torch.Tensor:
     """Square tiles (n, 4) = (x0, y0, side, side) in px covering a width x height canvas with ``grid``
-    tiles along the short side.  overlap: tiles 25 % larger than the grid cell; paper: disjoint cells."""
+    tiles along the short side.  overlap: tiles 25 % larger than the grid cell; paper: disjoint cells.
+    ``shift`` (paper): the cells moved by half a cell along both axes, one more along each, those at the
+    canvas's edges moved back inside it (they overlap their neighbours by half): no border of this grid
+    lies on a border of a grid twice as coarse or coarser (see `pass_grid`)."""
     short, long_ = min(width, height), max(width, height)
     cell = short / grid
     side = cell if (mode == "paper" or grid == 1) else min(short, cell * 1.25)
     along_long = max(1, math.ceil(long_ / cell - 1e-6))
+    shift = shift and mode == "paper" and grid > 1
 
     def starts(length: float, n: int) -> list[float]:
+        if mode == "paper" and shift:
+            return [min(max(0.0, (i - 0.5) * cell), length - side) for i in range(n + 1)]
         if mode == "paper":
             return [min(i * cell, length - side) for i in range(n)]
         return [0.0] if n == 1 else [i * (length - side) / (n - 1) for i in range(n)]
@@ -133,6 +164,23 @@ def tile_grid(width: int, height: int, grid: int, mode: str) -> torch.Tensor:
     xs = starts(width, grid if width <= height else along_long)
     ys = starts(height, grid if height < width else (along_long if height > width else grid))
     return torch.tensor([[x, y, side, side] for y in ys for x in xs], dtype=torch.float32)
+
+
+#: With more than one pass finer than the agent's trained levels (`agent_passes`), the finer passes
+#: paint shifted grids (`tile_grid(..., shift=True)`): the paper's grids are nested, so with strokes
+#: clipped to their tiles every coarser pass's borders are borders of every finer pass too, and nothing
+#: painted later crosses them (seams).  A shifted grid's tiles straddle every coarser border, each grid
+#: at its own half-cell offset.  With one finer pass at most (the trained scale: 128 px / 200 strokes
+#: for the photo agent) every grid is the nested one the agent was trained on.  0: FINER_SHIFT off.
+SHIFT_FINER = True
+
+
+def pass_grid(width: int, height: int, p: int, mode: str, levels=None, passes: int = 0) -> torch.Tensor:
+    """The tiles of coarse-to-fine pass ``p`` (grid 2^p) of ``passes``: `tile_grid`, shifted
+    (`SHIFT_FINER`) for paper tiles on the passes finer than the agent's trained ``levels`` when there
+    are two such passes or more."""
+    shift = SHIFT_FINER and bool(levels) and passes > len(levels) + 1 and p >= len(levels)
+    return tile_grid(width, height, 2**p, mode, shift=shift)
 
 
 def tile_crops(image: torch.Tensor, grid: torch.Tensor, size: int) -> torch.Tensor:
