@@ -31,7 +31,7 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
     start = canvas.clone() if recolor is not None else None
     shape = get_shape(shape)
     k = policy.bundle
-    per_pass = pass_budgets(n_strokes, passes, policy.levels)
+    per_pass = pass_budgets(n_strokes, passes, policy.levels, k)
     out_s, out_f, out_c = [], [], []
     for p, budget in enumerate(per_pass):
         if budget <= 0:  # more passes than strokes

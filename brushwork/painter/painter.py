@@ -26,8 +26,8 @@ from tqdm import tqdm
 from ..device import pick_device
 from ..io.images import LoadedImage, load_image, output_size, resize_t, to_tensor, to_uint8
 from ..metrics import psnr, ssim
-from ..schedule.color_fit import fit_colors
-from ..schedule.tiles import TILINGS, agent_passes, default_passes, resolve_tiling
+from ..schedule.color_fit import fit_bytes, fit_colors
+from ..schedule.tiles import TILINGS, agent_passes, crop_bytes, default_passes, resolve_tiling
 from ..stroke import SHAPES, get_shape
 from ..stroke.canvas import Background, snap_to_palette
 from .agent_loop import agent_strokes
@@ -218,6 +218,8 @@ def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
     passes = cfg.passes or (agent_passes(n, policy.levels, W, H, cfg.finer and not policy.whole_images, policy.size)
                             if policy is not None else default_passes(W, H))
     ww, wh = working_size(W, H, cfg, method, policy, passes)
+    if policy is not None:
+        check_schedule(cfg, policy, passes, n, ww, wh)
     target_full = resize_t(to_tensor(rgb), H, W)
     old, canvas = starting_canvas(resume, background, ww, wh)
     start = canvas.clone() if resume is None else background.canvas(wh, ww)
@@ -281,6 +283,17 @@ def working_size(W: int, H: int, cfg: PaintConfig, method: str, policy, passes: 
     work = cfg.work if policy is None else max(cfg.work, policy.size * 2 ** (passes - 1) * max(W, H) // min(W, H))
     scale = min(1.0, work / max(W, H))
     return max(8, round(W * scale)), max(8, round(H * scale))
+
+
+def check_schedule(cfg: PaintConfig, policy, passes: int, n: int, ww: int, wh: int) -> None:
+    """Fail in one line, before any work, when the agent's passes cannot be painted: a finest grid
+    of tiles under 2 px (--passes), or crops, colour fit and canvas that do not fit in memory."""
+    if cfg.passes and 2 ** passes > min(ww, wh):  # tiles of 2 px at least (a shifted grid moves them by half)
+        raise ValueError(f"--passes {passes}: the finest grid ({2 ** (passes - 1)} tiles along the short side) is too fine "
+                         f"for the {min(ww, wh)} px working canvas; ask for at most {int(math.log2(min(ww, wh)))}")
+    extra = crop_bytes(ww, wh, passes, policy.size) + (fit_bytes(n) if cfg.fit_colors else 0)
+    check_memory(wh, ww, n, extra_per_pixel=PAINTER_BYTES_PER_PIXEL, extra_bytes=extra,
+                 what=f"{n} strokes in {passes} passes on a {ww}x{wh} working canvas")
 
 
 def parse_palette(colors: list[str]) -> torch.Tensor | None:

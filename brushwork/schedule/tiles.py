@@ -95,7 +95,7 @@ def agent_passes(n_strokes: int, levels, w: int, h: int, finer: bool = True, obs
         passes += 1
 
 
-def pass_budgets(n_strokes: int, passes: int, levels=None) -> list[int]:
+def pass_budgets(n_strokes: int, passes: int, levels=None, bundle: int = 0) -> list[int]:
     """Strokes per coarse-to-fine pass: in proportion to the agent's trained levels (grid^2 x steps,
     see `brushwork.agent.direct`) when it has them and ``passes`` matches; with finer passes (`agent_passes`)
     split by `FINER_SHARES`: the last two passes take FINER_SHARES[1] and [2] parts, all the passes
@@ -111,7 +111,28 @@ def pass_budgets(n_strokes: int, passes: int, levels=None) -> list[int]:
         return [n_strokes // passes + (1 if i < n_strokes % passes else 0) for i in range(passes)]
     out = [n_strokes * x // sum(w) for x in w]
     out[0] += n_strokes - sum(out)
+    if CAP_TRAINED and bundle and passes > len(levels) + 1:
+        # the trained levels paint at most their trained steps; what they leave goes to the finer passes
+        caps = [g * g * t * bundle for g, t in levels]
+        spare = sum(max(0, out[i] - caps[i]) for i in range(len(levels)))
+        out[: len(levels)] = [min(out[i], caps[i]) for i in range(len(levels))]
+        rest = w[len(levels):]
+        add = [spare * x // sum(rest) for x in rest]
+        add[-1] += spare - sum(add)
+        out[len(levels):] = [a + b for a, b in zip(out[len(levels):], add)]
     return out
+
+
+CAP_TRAINED = True
+
+
+def crop_bytes(w: int, h: int, passes: int, obs: int) -> int:
+    """Peak bytes of the tiles' crops (`tile_crops`: the target's and the canvas's, each resized to
+    obs x obs px, float32, and the actor's input) on the finest of ``passes`` coarse-to-fine passes on a
+    w x h canvas (shifted grids included)."""
+    g = 2 ** (passes - 1)
+    along = math.ceil(g * max(w, h) / min(w, h))
+    return (g + 1) * (along + 1) * 3 * obs * obs * 4 * 4
 
 
 #: A step that the budget ends inside gives its slots to the tiles with the most error left
