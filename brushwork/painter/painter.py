@@ -73,7 +73,10 @@ class PaintConfig:
     background: str = "black"  # black (as the agent was trained), white, grey, transparent or #rrggbb
     palette: list[str] = field(default_factory=list)  # restrict colours to these (#rrggbb), empty = any
     agent: str = "photo"  # shipped agent name or actor .safetensors
-    tiles: Tiling = "auto"  # auto (the agent's training tiling), overlap (seam-free) or paper (disjoint, strokes clipped)
+    # auto (the agent's training tiling: shifted for agents trained on tiles), overlap (seam-free), paper (the
+    # paper's nested disjoint tiles, strokes clipped) or shifted (paper tiles, passes finer than the trained
+    # levels on shifted grids when there are two or more: no border left that nothing crosses)
+    tiles: Tiling = "auto"
     passes: int = 0  # the agent's coarse-to-fine passes (0 = its trained levels, or by output size; plus --finer's)
     # agent and refine: finer tiles when the budget allows: one pass more than an agent trained on tiles was
     # trained on, or, for one trained on whole images, passes until the finest grid's share falls under a

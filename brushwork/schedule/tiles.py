@@ -15,18 +15,21 @@ import torch
 
 from ..io.images import resize_batch
 
-#: auto: the tiling the agent was trained on (paper for agents trained on coarse-to-fine tiles, i.e.
+#: auto: the tiling the agent was trained on (shifted for agents trained on coarse-to-fine tiles, i.e.
 #: with levels; overlap otherwise): the photo agent at 128 px / 200 strokes on the dev photos paints
 #: 20.65 dB on paper tiles and 19.62 dB on overlapping ones (2026-12-07; without the finer pass and the step
-#: allotment, the weights before: 19.10 / 17.82)
-TILINGS = ("auto", "overlap", "paper")
+#: allotment, the weights before: 19.10 / 17.82).  ``shifted`` is ``paper`` up to the first finer pass
+#: (the same painting at the trained scale) and shifted grids after it (`pass_grid`); ``paper`` keeps the
+#: paper's nested grids at every pass (its divide step, for comparison).
+TILINGS = ("auto", "overlap", "paper", "shifted")
+CLIPPED = ("paper", "shifted")  # the tilings whose strokes are clipped to their tiles
 
 
 def resolve_tiling(tiles: str, policy) -> str:
     """``tiles`` with "auto" resolved for ``policy`` (a `Policy`, or None without an agent)."""
     if tiles != "auto":
         return tiles
-    return "paper" if policy is not None and policy.levels else "overlap"
+    return "shifted" if policy is not None and policy.levels else "overlap"
 
 
 def default_passes(w: int, h: int) -> int:
@@ -96,11 +99,16 @@ def agent_passes(n_strokes: int, levels, w: int, h: int, finer: bool = True, obs
 
 
 def pass_budgets(n_strokes: int, passes: int, levels=None, bundle: int = 0) -> list[int]:
-    """Strokes per coarse-to-fine pass: in proportion to the agent's trained levels (grid^2 x steps,
-    see `brushwork.agent.direct`) when it has them and ``passes`` matches; with finer passes (`agent_passes`)
-    split by `FINER_SHARES`: the last two passes take FINER_SHARES[1] and [2] parts, all the passes
-    before them FINER_SHARES[0] part together, in equal shares (one pass more than the levels: (1, 1, 4, 4)
-    tenths for three levels); else equal shares."""
+    """Strokes per coarse-to-fine pass (they sum to ``n_strokes``).
+    * ``passes`` = the agent's trained levels: in proportion to them (grid^2 x steps, see
+      `brushwork.agent.direct`).
+    * More passes (`agent_passes`): the last two take FINER_SHARES[1] and [2] parts, the passes before them
+      FINER_SHARES[0] part together, in equal shares: (1, 1, 4, 4) tenths for three levels and one finer
+      pass.  With two finer passes or more and the agent's ``bundle`` k given, each trained level paints at
+      most its trained strokes (grid^2 x steps x k) and the finer passes share what that leaves, in their
+      proportions: a whole-image pass cannot place 40 steps of strokes where it was trained for 8, and
+      every stroke of it touches the whole canvas (the colour fit's memory).
+    * Else (no levels): equal shares."""
     if levels and len(levels) == passes:
         w = [g * g * t for g, t in levels]
     elif levels and len(levels) >= 2 and passes > len(levels):
@@ -111,19 +119,15 @@ def pass_budgets(n_strokes: int, passes: int, levels=None, bundle: int = 0) -> l
         return [n_strokes // passes + (1 if i < n_strokes % passes else 0) for i in range(passes)]
     out = [n_strokes * x // sum(w) for x in w]
     out[0] += n_strokes - sum(out)
-    if CAP_TRAINED and bundle and passes > len(levels) + 1:
-        # the trained levels paint at most their trained steps; what they leave goes to the finer passes
+    if bundle and passes > len(levels) + 1:
+        L = len(levels)
         caps = [g * g * t * bundle for g, t in levels]
-        spare = sum(max(0, out[i] - caps[i]) for i in range(len(levels)))
-        out[: len(levels)] = [min(out[i], caps[i]) for i in range(len(levels))]
-        rest = w[len(levels):]
-        add = [spare * x // sum(rest) for x in rest]
+        spare = sum(max(0, out[i] - caps[i]) for i in range(L))
+        out[:L] = [min(out[i], caps[i]) for i in range(L)]
+        add = [spare * x // sum(w[L:]) for x in w[L:]]
         add[-1] += spare - sum(add)
-        out[len(levels):] = [a + b for a, b in zip(out[len(levels):], add)]
+        out[L:] = [a + b for a, b in zip(out[L:], add)]
     return out
-
-
-CAP_TRAINED = True
 
 
 def crop_bytes(w: int, h: int, passes: int, obs: int) -> int:
@@ -187,21 +191,16 @@ def tile_grid(width: int, height: int, grid: int, mode: str, shift: bool = False
     return torch.tensor([[x, y, side, side] for y in ys for x in xs], dtype=torch.float32)
 
 
-#: With more than one pass finer than the agent's trained levels (`agent_passes`), the finer passes
-#: paint shifted grids (`tile_grid(..., shift=True)`): the paper's grids are nested, so with strokes
-#: clipped to their tiles every coarser pass's borders are borders of every finer pass too, and nothing
-#: painted later crosses them (seams).  A shifted grid's tiles straddle every coarser border, each grid
-#: at its own half-cell offset.  With one finer pass at most (the trained scale: 128 px / 200 strokes
-#: for the photo agent) every grid is the nested one the agent was trained on.  0: FINER_SHIFT off.
-SHIFT_FINER = True
-
-
 def pass_grid(width: int, height: int, p: int, mode: str, levels=None, passes: int = 0) -> torch.Tensor:
-    """The tiles of coarse-to-fine pass ``p`` (grid 2^p) of ``passes``: `tile_grid`, shifted
-    (`SHIFT_FINER`) for paper tiles on the passes finer than the agent's trained ``levels`` when there
-    are two such passes or more."""
-    shift = SHIFT_FINER and bool(levels) and passes > len(levels) + 1 and p >= len(levels)
-    return tile_grid(width, height, 2**p, mode, shift=shift)
+    """The tiles of coarse-to-fine pass ``p`` (grid 2^p) of ``passes`` in tiling ``mode``: `tile_grid`;
+    ``shifted``: paper tiles, shifted (`tile_grid(..., shift=True)`) on the passes finer than the agent's
+    trained ``levels`` when there are two such passes or more.  Why: the paper's grids are nested, so
+    with strokes clipped to their tiles every coarser pass's borders are borders of every finer pass too,
+    and nothing painted later crosses them (seams).  A shifted grid's tiles straddle every coarser
+    border, each grid at its own half-cell offset.  With one finer pass at most (the trained scale: 128
+    px / 200 strokes for the photo agent) every grid is the nested one the agent was trained on."""
+    shift = mode == "shifted" and bool(levels) and passes > len(levels) + 1 and p >= len(levels)
+    return tile_grid(width, height, 2**p, "paper" if mode == "shifted" else mode, shift=shift)
 
 
 def tile_crops(image: torch.Tensor, grid: torch.Tensor, size: int) -> torch.Tensor:
