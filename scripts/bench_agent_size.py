@@ -39,6 +39,25 @@ from brushwork.io.images import centre_crop_square, load_image, resize
 files = dev_images()
 images = [(f.stem, resize(centre_crop_square(load_image(f).rgb), ({size}, {size}))) for f in files]
 kw = dict(method="agent", quiet=True, **{extra!r})
+from brushwork.agent.policy import load_agent
+from brushwork.bench.seams import seam_metrics
+from brushwork.schedule import tiles as T
+levels = load_agent("photo", torch.device("cpu")).levels
+
+def lines(grid):
+    return sorted({{round(v) for x0, _, side, _ in grid.tolist() for v in (x0, x0 + side) if 0 < v < {size}}})
+
+def border_seams(painting, target, P, tiling):
+    # border / flanks (bench seams) along the trained passes' tile borders and along the last pass's own
+    if tiling == "auto":
+        tiling = "shifted" if "shifted" in T.TILINGS else "paper"
+    grid = lambda p: (T.pass_grid({size}, {size}, p, tiling, levels, P) if hasattr(T, "pass_grid")
+                      else T.tile_grid({size}, {size}, 2**p, tiling))
+    trained = sorted(set().union(*(lines(grid(p)) for p in range(1, min(len(levels), P)))))
+    last = lines(grid(P - 1))
+    a = seam_metrics(painting, target, trained, trained)
+    b = seam_metrics(painting, target, last, last)
+    return dict(seam_trained=a["flank_ratio"], seam_last=b["flank_ratio"])
 paint(images[0][1], strokes={strokes[0]}, **kw)  # warm-up
 for n in {strokes!r}:
     for name, im in images:
@@ -48,8 +67,10 @@ for n in {strokes!r}:
         if {look!r}:
             from PIL import Image
             Image.fromarray(out.render()[..., :3]).save(f"{{{look!r}}}/{label}-{{name}}-{{n}}.png")
+        P = out.metrics.get("passes")
+        seams = border_seams(out.render()[..., :3], im, P, kw.get("tiles", "auto"))
         print("ROW " + json.dumps(dict(image=name, strokes=n, psnr=out.metrics["psnr"], seconds=s,
-                                       passes=out.metrics.get("passes"))), flush=True)
+                                       passes=P, **seams)), flush=True)
 """
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root)
@@ -86,15 +107,18 @@ def main() -> None:
         results[label] = cell(root, a.size, a.strokes, extra, a.look, label)
         print(f"{label} ({root}, {git_rev(root)}): {time.time() - t0:.0f} s", file=sys.stderr)
     names = sorted({r["image"] for r in results["after"]})
-    head = "| strokes | " + " | ".join(f"{lab} PSNR (dB) | {lab} s / image | {lab} passes" for lab, _ in runs) + " |"
-    lines = [head, "|" + "---|" * (1 + 3 * len(runs))]
+    head = "| strokes | " + " | ".join(f"{lab} PSNR (dB) | {lab} s / image | {lab} passes | {lab} seams: trained "
+                                      f"borders | {lab} seams: last pass" for lab, _ in runs) + " |"
+    lines = [head, "|" + "---|" * (1 + 5 * len(runs))]
     for n in a.strokes:
         cells = []
         for label, _ in runs:
             rows = [r for r in results[label] if r["strokes"] == n]
             ps = sum(r["psnr"] for r in rows) / len(rows)
             sec = sum(r["seconds"] for r in rows) / len(rows)
-            cells.append(f"{ps:.2f} | {sec:.2f} | {rows[0]['passes']}")
+            st = sum(r["seam_trained"] for r in rows) / len(rows)
+            sl = sum(r["seam_last"] for r in rows) / len(rows)
+            cells.append(f"{ps:.2f} | {sec:.2f} | {rows[0]['passes']} | {st:.3f} | {sl:.3f}")
         lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     opts = ", ".join(f"{k}={v!r}" for k, v in extra.items()) or "the painter's defaults"
@@ -105,6 +129,9 @@ def main() -> None:
            f"centre-cropped square and resized to {a.size} x {a.size} px; mean PSNR of the output.\n"
            "* Seconds: the wall time of one `paint()` call after a warm-up painting (the agent loop, the colour "
            "fit and repaint, the full-size render and the metrics), not the interpreter's start.\n"
+           "* Seams (`brushwork bench seams`' border / flanks, ±2 px bands against 2-16 px beside them, about 1 "
+           "without seams): along the tile borders of the trained passes 1 .. 2 (the grids every nested pass shares) "
+           "and along the last pass's own tile borders (those no later pass crosses).\n"
            + "".join(f"* {label}: `{root}` at {git_rev(root)}.\n" for label, root in runs)
            + f"\n{table}\n\n## Per image\n\n| image | strokes | "
            + " | ".join(f"{lab} PSNR | {lab} s" for lab, _ in runs) + " |\n|" + "---|" * (2 + 2 * len(runs)) + "\n")

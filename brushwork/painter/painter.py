@@ -78,10 +78,11 @@ class PaintConfig:
     # levels on shifted grids when there are two or more: no border left that nothing crosses)
     tiles: Tiling = "auto"
     passes: int = 0  # the agent's coarse-to-fine passes (0 = its trained levels, or by output size; plus --finer's)
-    # agent and refine: finer tiles when the budget allows: one pass more than an agent trained on tiles was
-    # trained on, or, for one trained on whole images, passes until the finest grid's share falls under a
-    # stroke per 16 tiles (a pass's last step paints where the error is); not for agents trained on digits
-    # (docs/method.md)
+    # agent and refine: finer tiles as the budget and the output allow: for an agent trained on tiles, passes
+    # beyond its trained levels, each a grid twice as fine, while the finest gives each tile a stroke and its
+    # tiles stay at least half the agent's view on the output; for one trained on whole images, passes until
+    # the finest grid's share falls under a stroke per 16 tiles (a pass's last step paints where the error
+    # is); not for agents trained on digits (docs/method.md, "Painter")
     finer: bool = True
     # agent and refine: give the agent's strokes the colours that are best for the whole painting with their
     # shapes as they are (a least squares, `color_fit`; not with --palette or a transparent background)
@@ -100,7 +101,8 @@ class PaintConfig:
     # Scales the optimize method's Adam iterations per stage: 24 = the --detail preset's own number.
     optimize_iters: int = 24
     # Working resolution (long side, px) of refine and of the agent's canvas (at least the agent's
-    # observation size on the finest tiles); optimize works up to the output's size by itself.  Strokes
+    # observation size on the finest tiles, up to the output's: with many passes the output's own
+    # resolution); optimize works up to the output's size by itself.  Strokes
     # are resolution-free: the output is rendered from them at full size.
     work: int = 128
     # Time budget in seconds (optimize): alone, strokes are added until the time is up; with --strokes,
