@@ -3,7 +3,10 @@
 Pass 1 paints the whole image; each further pass paints a finer grid of square tiles, all tiles of a
 pass being one batch per step.  Tiles are square at every aspect ratio.  ``overlap`` tiling: tiles
 overlap by a quarter and every stroke is rendered on the full canvas, so strokes cross tile borders and
-there are no seams.  ``paper``: the paper's disjoint grid, each stroke clipped to its tile.
+there are no seams.  ``paper``: the paper's disjoint, nested grids, each stroke clipped to its tile.
+``shifted``: ``paper``, with the passes finer than the agent's training on grids moved by half a cell
+(`pass_grid`).  How many passes and how the budget splits between them follow the budget and the
+output's size (`agent_passes`, `pass_budgets`).
 """
 
 from __future__ import annotations
@@ -171,8 +174,9 @@ def tile_grid(width: int, height: int, grid: int, mode: str, shift: bool = False
     """Square tiles (n, 4) = (x0, y0, side, side) in px covering a width x height canvas with ``grid``
     tiles along the short side.  overlap: tiles 25 % larger than the grid cell; paper: disjoint cells.
     ``shift`` (paper): the cells moved by half a cell along both axes, one more along each, those at the
-    canvas's edges moved back inside it (they overlap their neighbours by half): no border of this grid
-    lies on a border of a grid twice as coarse or coarser (see `pass_grid`)."""
+    canvas's edges moved back inside it (they overlap their neighbours by half): every border of the
+    unshifted grids, and of shifted grids twice as coarse or coarser, lies inside one of its tiles (see
+    `pass_grid`)."""
     short, long_ = min(width, height), max(width, height)
     cell = short / grid
     side = cell if (mode == "paper" or grid == 1) else min(short, cell * 1.25)
