@@ -91,8 +91,9 @@ def test_finer_pass_budgets():
 
     levels = ((1, 8), (2, 4), (4, 1))
     for n in (1, 50, 159, 160, 200, 401, 1000):
-        passes = agent_passes(n, levels, 128, 128)
+        passes = agent_passes(n, levels, 128, 128, obs=32)
         assert passes == (4 if n >= 160 else 3)  # the 8 x 8 pass takes 2/5 of n: one stroke per tile from n = 160
+        # (and at 128 px no finer pass: 8 px tiles are under half the agent's 32 px observation)
         budgets = pass_budgets(n, passes, levels)
         assert sum(budgets) == n and len(budgets) == passes
     assert pass_budgets(200, 4, levels) == [20, 20, 80, 80]

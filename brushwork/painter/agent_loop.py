@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from tqdm import tqdm
 
-from ..schedule.tiles import allot_slots, pass_budgets, slot_frames, tile_crops, tile_grid
+from ..schedule.tiles import CLIPPED, allot_slots, pass_budgets, pass_grid, slot_frames, tile_crops, tile_grid
 from ..stroke import get_shape
 from ..stroke.canvas import paint_strokes, snap_to_palette
 from .adam import check_stop
@@ -34,12 +34,12 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
     start = canvas.clone() if recolor is not None else None
     shape = get_shape(shape)
     k = policy.bundle
-    per_pass = pass_budgets(n_strokes, passes, policy.levels)
+    per_pass = pass_budgets(n_strokes, passes, policy.levels, k)
     out_s, out_f, out_c = [], [], []
     for p, budget in enumerate(per_pass):
         if budget <= 0:  # more passes than strokes
             continue
-        grid = tile_grid(w, h, 2**p, tiles)
+        grid = pass_grid(w, h, p, tiles, policy.levels, len(per_pass))
         n_t = len(grid)
         steps = max(1, math.ceil(budget / (k * n_t)))
         crops_t = tile_crops(target, grid, policy.size)  # the target's tiles: the same at every step of the pass
@@ -58,7 +58,7 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
             a = a.reshape(-1, a.shape[-1])[keep]
             if palette is not None:
                 a = snap_to_palette(a, palette)
-            f, c = slot_frames(grid, k, used, keep, tiles == "paper")
+            f, c = slot_frames(grid, k, used, keep, tiles in CLIPPED)
             take = len(a)
             paint_strokes(canvas, shape, a, f, native=native, clips=c)
             out_s.append(a)
@@ -79,7 +79,7 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
         strokes = recolor(start, strokes, frames, clips_all, canvas, blocks)
         if blocks:
             strokes, frames, clips_all = repaint(start, strokes, frames, clips_all, canvas, blocks,
-                                                 tile_grid(w, h, 2 ** len(per_pass), tiles))
+                                                 tile_grid(w, h, 2 ** len(per_pass), "paper" if tiles in CLIPPED else tiles))
         if emit is not None:  # the live view repaints with the new strokes and colours
             emit(strokes, frames, clips_all, True)
     return strokes, frames, clips_all

@@ -44,9 +44,10 @@ class PaintArgs(PaintConfig):
     shape: Annotated[str, choices(SHAPES, help="the stroke shape")] = PaintConfig.shape
     method: Annotated[str, choices(METHODS, help="auto (the best measured: optimize), agent, refine or optimize")] = (
         PaintConfig.method)
-    tiles: Annotated[str, choices(TILINGS, help="auto (the tiling the agent was trained on: paper for "
-                                                  "agents trained on tiles), overlap (seam-free) or paper (disjoint tiles, "
-                                                  "strokes clipped)")] = (
+    tiles: Annotated[str, choices(TILINGS, help="auto (the tiling the agent was trained on: shifted for "
+                                                  "agents trained on tiles), overlap (seam-free), paper (the paper's nested "
+                                                  "disjoint tiles, strokes clipped) or shifted (paper, finer passes on "
+                                                  "shifted grids)")] = (
         PaintConfig.tiles)
     background: Annotated[str, choices(NAMED, "transparent", "#rrggbb",
                                        help="black (as the agent was trained), a colour, or transparent")] = PaintConfig.background

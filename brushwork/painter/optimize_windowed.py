@@ -130,16 +130,22 @@ BYTES_PER_PIXEL = 64  # target, canvas, error maps and temporaries of the optimi
 BYTES_PER_STROKE = 600  # stroke tensors and their Python lists (JSON, live events), per stroke
 
 
-def required_memory(height: int, width: int, n_strokes: int, extra_per_pixel: int = 0) -> int:
-    """Estimated peak bytes of painting ``n_strokes`` at height x width with this optimiser."""
-    return (BYTES_PER_PIXEL + extra_per_pixel) * height * width + BYTES_PER_STROKE * n_strokes + (256 << 20)
+def required_memory(height: int, width: int, n_strokes: int, extra_per_pixel: int = 0, extra_bytes: int = 0) -> int:
+    """Estimated peak bytes of painting ``n_strokes`` at height x width with this optimiser (plus
+    ``extra_per_pixel`` and ``extra_bytes`` of the caller's own)."""
+    return ((BYTES_PER_PIXEL + extra_per_pixel) * height * width + BYTES_PER_STROKE * n_strokes + (256 << 20)
+            + extra_bytes)
 
 
-def check_memory(height: int, width: int, n_strokes: int, extra_per_pixel: int = 0) -> None:
-    """Raise ValueError (one line, before any work) if the request cannot fit in memory."""
-    need, have = required_memory(height, width, n_strokes, extra_per_pixel), available_memory()
+def check_memory(height: int, width: int, n_strokes: int, extra_per_pixel: int = 0, extra_bytes: int = 0,
+                 what: str = "") -> None:
+    """Raise ValueError (one line, before any work) if the request cannot fit in memory (``what``: how
+    the request is described, default its strokes and size)."""
+    need = required_memory(height, width, n_strokes, extra_per_pixel, extra_bytes)
+    have = available_memory()
     if need > have:
-        raise ValueError(f"painting {n_strokes} strokes at {width}x{height} needs about {need / 2**30:.1f} GB of memory, "
+        what = what or f"{n_strokes} strokes at {width}x{height}"
+        raise ValueError(f"painting {what} needs about {need / 2**30:.1f} GB of memory, "
                          f"only {have / 2**30:.1f} GB is available: ask for a smaller size or fewer strokes")
 
 

@@ -28,8 +28,8 @@ from ..io.images import MIN_SIDE, LoadedImage, check_side, load_image, output_si
 from ..medium import DEFAULT as DEFAULT_MEDIUM
 from ..medium import MEDIA, get_medium
 from ..metrics import psnr, ssim
-from ..schedule.color_fit import fit_colors
-from ..schedule.tiles import TILINGS, agent_passes, default_passes, resolve_tiling
+from ..schedule.color_fit import fit_bytes, fit_colors
+from ..schedule.tiles import TILINGS, agent_passes, crop_bytes, default_passes, resolve_tiling
 from ..stroke import SHAPES, get_shape
 from ..stroke.canvas import Background, snap_to_palette
 from .adam import check_stop
@@ -81,12 +81,16 @@ class PaintConfig:
     medium: MediumName = DEFAULT_MEDIUM
     palette: list[str] = field(default_factory=list)  # restrict colours to these (#rrggbb), empty = any
     agent: str = "photo"  # shipped agent name or actor .safetensors
-    tiles: Tiling = "auto"  # auto (the agent's training tiling), overlap (seam-free) or paper (disjoint, strokes clipped)
+    # auto (the agent's training tiling: shifted for agents trained on tiles), overlap (seam-free), paper (the
+    # paper's nested disjoint tiles, strokes clipped) or shifted (paper tiles, passes finer than the trained
+    # levels on shifted grids when there are two or more: no border left that nothing crosses)
+    tiles: Tiling = "auto"
     passes: int = 0  # the agent's coarse-to-fine passes (0 = its trained levels, or by output size; plus --finer's)
-    # agent and refine: finer tiles when the budget allows: one pass more than an agent trained on tiles was
-    # trained on, or, for one trained on whole images, passes until the finest grid's share falls under a
-    # stroke per 16 tiles (a pass's last step paints where the error is); not for agents trained on digits
-    # (docs/method.md)
+    # agent and refine: finer tiles as the budget and the output allow: for an agent trained on tiles, passes
+    # beyond its trained levels, each a grid twice as fine, while the finest gives each tile a stroke and its
+    # tiles stay at least half the agent's view on the output; for one trained on whole images, passes until
+    # the finest grid's share falls under a stroke per 16 tiles (a pass's last step paints where the error
+    # is); not for agents trained on digits (docs/method.md, "Painter")
     finer: bool = True
     # agent and refine: give the agent's strokes the colours that are best for the whole painting with their
     # shapes as they are (a least squares, `color_fit`; not with --palette or a transparent background)
@@ -104,7 +108,8 @@ class PaintConfig:
     # Scales the optimize method's Adam iterations per stage: 24 = the --detail preset's own number.
     optimize_iters: int = 24
     # Working resolution (long side, px) of refine and of the agent's canvas (at least the agent's
-    # observation size on the finest tiles); optimize works up to the output's size by itself.  Strokes
+    # observation size on the finest tiles, up to the output's: with many passes the output's own
+    # resolution); optimize works up to the output's size by itself.  Strokes
     # are resolution-free: the output is rendered from them at full size.
     work: int = 128
     # Time budget in seconds (optimize): alone, strokes are added until the time is up; with --strokes,
@@ -229,9 +234,11 @@ def plan_painting(image, cfg: PaintConfig, resume: Painting | None) -> Plan:
         print(f"note: {note}")
     device = pick_device(cfg.device)
     policy = load_policy(cfg, method, device)
-    passes = cfg.passes or (agent_passes(n, policy.levels, W, H, cfg.finer and not policy.whole_images)
+    passes = cfg.passes or (agent_passes(n, policy.levels, W, H, cfg.finer and not policy.whole_images, policy.size)
                             if policy is not None else default_passes(W, H))
     ww, wh = working_size(W, H, cfg, method, policy, passes)
+    if policy is not None:
+        check_schedule(cfg, policy, passes, n, ww, wh)
     target_full = resize_t(to_tensor(rgb), H, W)
     old, canvas = starting_canvas(resume, background, ww, wh)
     start = canvas.clone() if resume is None else background.canvas(wh, ww)
@@ -309,6 +316,17 @@ def working_size(W: int, H: int, cfg: PaintConfig, method: str, policy, passes: 
     work = cfg.work if policy is None else max(cfg.work, policy.size * 2 ** (passes - 1) * max(W, H) // min(W, H))
     scale = min(1.0, work / max(W, H))
     return max(8, round(W * scale)), max(8, round(H * scale))
+
+
+def check_schedule(cfg: PaintConfig, policy, passes: int, n: int, ww: int, wh: int) -> None:
+    """Fail in one line, before any work, when the agent's passes cannot be painted: a finest grid
+    of tiles under 2 px (--passes), or crops, colour fit and canvas that do not fit in memory."""
+    if cfg.passes and 2 ** passes > min(ww, wh):  # tiles of 2 px at least (a shifted grid moves them by half)
+        raise ValueError(f"--passes {passes}: the finest grid ({2 ** (passes - 1)} tiles along the short side) is too fine "
+                         f"for the {min(ww, wh)} px working canvas; ask for at most {int(math.log2(min(ww, wh)))}")
+    extra = crop_bytes(ww, wh, passes, policy.size) + (fit_bytes(n) if cfg.fit_colors else 0)
+    check_memory(wh, ww, n, extra_per_pixel=PAINTER_BYTES_PER_PIXEL, extra_bytes=extra,
+                 what=f"{n} strokes in {passes} passes on a {ww}x{wh} working canvas")
 
 
 def parse_palette(colors: list[str]) -> torch.Tensor | None:

@@ -27,8 +27,16 @@ from ..stroke.canvas import paint_strokes
 BLOCK = 32
 
 #: The blocks' weights are kept to repaint the canvas (`compose`) while they take at most this many bytes;
-#: beyond, the strokes are painted again (the agent's working canvas at 128 px / 200 strokes: ~10 MB).
-KEEP_BYTES = 1 << 27
+#: beyond, the strokes are painted again and the agent's repaint (which prices strokes from them) is
+#: skipped.  Sized so that the agent's at-size pyramid keeps them at 512 px / 4,000 strokes and 1,024 px /
+#: 8,000 (docs/benchmarks/agent-size.md); `fit_bytes` counts them in the painter's memory check.
+KEEP_BYTES = 1 << 29
+
+
+def fit_bytes(n_strokes: int) -> int:
+    """Peak bytes of a colour fit of ``n_strokes`` beyond the canvas: G (float64, N x N) and its
+    scatter's temporaries, and the kept blocks (`KEEP_BYTES`)."""
+    return 16 * n_strokes * n_strokes + KEEP_BYTES
 
 #: Iterations of the projected, preconditioned gradient (FISTA) on the box-constrained least squares;
 #: more do not change the painting measurably (docs/choices.md#colour-fit).
