@@ -28,7 +28,7 @@ from ..stroke import Shape, get_shape
 from ..stroke.base import area_chunks, box_areas, clip_mask, windows_from_boxes
 from ..stroke.bezier import Bezier
 from ..stroke.canvas import Background, stroke_colors
-from .textures import texel_unit
+from .textures import fbm_map, texel_unit
 
 SEED = 20261208  # the media's fixed seed: the same strokes always give the same texture
 
@@ -190,6 +190,19 @@ class TexturedMedium(Medium):
     def maps(self, height: int, width: int, unit: float) -> np.ndarray:
         """The medium's layers at the start of a painting, (layers, H, W) float32."""
         return np.zeros((self.layers, height, width), np.float32)
+
+    def paper_maps(self, height: int, width: int, unit: float, texels: float, seed: int, contrast: float) -> np.ndarray:
+        """`maps` for a medium on paper: layer 0 the paper's surface (fractal noise ``texels`` canvas units
+        across, ``contrast`` around its mean, in [0, 1]), the other layers zero."""
+        m = np.zeros((self.layers, height, width), np.float32)
+        fbm_map(m[0], unit, texels, 3, seed)
+        m[0] = np.clip((m[0] - 0.5) * contrast + 0.5, 0.0, 1.0)
+        return m
+
+    @staticmethod
+    def paper_grain(canvas: Tensor, maps: np.ndarray, strength: float) -> Tensor:
+        """``canvas`` with the paper (layer 0 of ``maps``) showing through as a grain of ``strength``."""
+        return (canvas * (1.0 + strength * (torch.from_numpy(maps[0]) - 0.5))).clamp(0, 1)
 
     @abstractmethod
     def kernel(self, canvas: np.ndarray, maps: np.ndarray, alpha: np.ndarray, offs: np.ndarray, wins: np.ndarray,

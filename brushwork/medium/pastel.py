@@ -14,12 +14,11 @@ import math
 
 import numba
 import numpy as np
-import torch
 from torch import Tensor
 
 from ..stroke.canvas import Background
 from .base import TexturedMedium
-from .textures import band, curve_length, fbm_map, local_coords, noise2, smoothstep, texel_unit
+from .textures import band, curve_length, local_coords, noise2, smoothstep, texel_unit
 
 # The look's numbers (`Pastel.params`, in the kernel's order):
 PARAMS = {
@@ -80,10 +79,7 @@ class Pastel(TexturedMedium):
     transparent_ok = False  # the tooth belongs to a paper
 
     def maps(self, height, width, unit):
-        m = np.zeros((2, height, width), np.float32)
-        fbm_map(m[0], unit, TOOTH_TEXELS, 3, 23)
-        m[0] = np.clip((m[0] - 0.5) * 2.5 + 0.5, 0.0, 1.0)
-        return m
+        return self.paper_maps(height, width, unit, TOOTH_TEXELS, 23, 2.5)
 
     params = PARAMS
 
@@ -91,8 +87,7 @@ class Pastel(TexturedMedium):
         pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
 
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
-        tooth = torch.from_numpy(maps[0])
-        return (canvas * (1.0 + PAPER_GRAIN * (tooth - 0.5))).clamp(0, 1)
+        return self.paper_grain(canvas, maps, PAPER_GRAIN)
 
     # --- SVG: the tooth as an feTurbulence mask on the group of strokes (the ground shows in the hollows,
     # at most 1 - floor of it) and the paper's grain over everything.

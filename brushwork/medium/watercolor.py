@@ -23,12 +23,11 @@ import math
 
 import numba
 import numpy as np
-import torch
 from torch import Tensor
 
 from ..stroke.canvas import Background
 from .base import TexturedMedium, num
-from .textures import fbm_map, local_coords, noise2, smoothstep, texel_unit
+from .textures import local_coords, noise2, smoothstep, texel_unit
 
 # The look's numbers (`Watercolor.params`, in the kernel's order):
 PARAMS = {
@@ -92,10 +91,7 @@ class Watercolor(TexturedMedium):
     transparent_ok = False  # glazes need a ground below them
 
     def maps(self, height, width, unit):
-        m = np.zeros((2, height, width), np.float32)
-        fbm_map(m[0], unit, PAPER_TEXELS, 3, 11)
-        m[0] = np.clip((m[0] - 0.5) * 2.2 + 0.5, 0.0, 1.0)
-        return m
+        return self.paper_maps(height, width, unit, PAPER_TEXELS, 11, 2.2)
 
     params = PARAMS
 
@@ -103,8 +99,7 @@ class Watercolor(TexturedMedium):
         watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
 
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
-        paper = torch.from_numpy(maps[0])
-        return (canvas * (1.0 + PAPER_GRAIN * (paper - 0.5))).clamp(0, 1)
+        return self.paper_grain(canvas, maps, PAPER_GRAIN)
 
     # --- SVG: one filter on the group of strokes (granulation into an feTurbulence paper, ragged wet edges
     # by a small displacement) and the paper's grain over everything.  Glazes are drawn as covering layers
