@@ -76,6 +76,7 @@ def test_l2_reward_is_positive_for_a_stroke_toward_the_target():
     assert float(agent.reward(c0, c_green, target)) < 0
 
 
+@pytest.mark.slow
 def test_model_based_critic_target_on_a_hand_made_example():
     agent = tiny_agent("l2")
     agent.critic_t = ConstCritic(0.25)

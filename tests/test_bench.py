@@ -65,6 +65,7 @@ def _images(folder, n=1, size=(36, 28)):
     return folder
 
 
+@pytest.mark.slow
 def test_bench_paint_isolated_optimize_and_missing_agent(tmp_path):
     images = _images(tmp_path / "imgs")
     doc, js = tmp_path / "docs" / "benchmarks.md", tmp_path / "paint.json"

@@ -78,6 +78,7 @@ def test_fused_is_deterministic_and_off_switch(monkeypatch):
     assert not fused.usable(s, px)
 
 
+@pytest.mark.slow
 def test_concurrent_calls_from_python_threads():
     """The web server paints in threads: parallel kernels launched from two threads at once must not
     abort (numba's workqueue layer is not thread-safe; `fused` serialises them)."""

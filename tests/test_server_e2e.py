@@ -130,6 +130,7 @@ def painted_pixels(page) -> int:
     }""")
 
 
+@pytest.mark.slow
 def test_paint_watch_strokes_and_download_svg(server, page, tmp_path):
     page.goto(server + "/")
     page.wait_for_function("() => document.getElementById('drop-hint').textContent.length > 0")
