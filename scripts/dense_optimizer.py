@@ -9,7 +9,6 @@ fixed underneath; a final pass optimises all strokes jointly (`refine_strokes`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -17,8 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from brushwork.painter.adam import Adam
-from brushwork.painter.optimize import _blur, logit, oriented_strokes, refine_strokes, render_soft
+from brushwork.painter.optimize import _blur, optimise_logits, oriented_strokes, refine_strokes, render_soft
 from brushwork.stroke import Shape, get_shape
 
 
@@ -42,21 +40,6 @@ def seed_strokes(shape, target: Tensor, canvas: Tensor, n: int, scale: float, si
     idx = torch.multinomial(prob / prob.sum(), n, replacement=n > prob.numel(), generator=gen)
     iy, ix = idx // w, idx % w
     return oriented_strokes(shape, target, iy, ix, scale, k, side, _blur(target, k)[:, iy, ix].T, gen)
-
-
-def _optimise(init: Tensor, loss_fn, iters: int, lr: float, bar) -> Tensor:
-    """``iters`` Adam steps on the logits of ``init`` (n, 13) against ``loss_fn(strokes)``."""
-    z = logit(init).detach()
-    opt = Adam(z)
-    for _ in range(iters):
-        zg = z.detach().requires_grad_(True)
-        loss = loss_fn(torch.sigmoid(zg))
-        loss.backward()
-        opt.step(zg.grad, lr)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(psnr=f"{-10 * math.log10(max(loss.item(), 1e-10)):.2f}dB")
-    return torch.sigmoid(z)
 
 
 def optimize_strokes(
@@ -104,7 +87,7 @@ def optimize_strokes(
         scale = side * f * 0.5 / (2 ** (i * 0.75))
         init = seed_strokes(shape, tgt, base, n, scale, side * f, gen)
         fr = frames_all[:n] * f
-        new = _optimise(init, lambda s, fr=fr, tgt=tgt, base=base, f=f: F.mse_loss(
+        new = optimise_logits(init, lambda s, fr=fr, tgt=tgt, base=base, f=f: F.mse_loss(
             render_soft(shape, s, fr, native * f, base, palette)[:3], tgt), cfg.iters, cfg.lr, bar)
         done.append(new)
         if on_stage is not None:

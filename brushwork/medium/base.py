@@ -25,9 +25,8 @@ import torch
 from torch import Tensor
 
 from ..stroke import Shape, get_shape
-from ..stroke.base import area_chunks, box_areas, clip_mask, windows_from_boxes
 from ..stroke.bezier import Bezier
-from ..stroke.canvas import Background, stroke_colors
+from ..stroke.canvas import Background, alpha_blocks, stroke_colors
 from .textures import fbm_map, texel_unit
 
 SEED = 20261208  # the media's fixed seed: the same strokes always give the same texture
@@ -136,29 +135,13 @@ class TexturedSession(Session):
             return
         strokes, frames = strokes.float(), frames.to(torch.float32)
         native = shape._native(self.native, frames)
-        boxes = shape.boxes(strokes, frames, native)
-        area = box_areas(boxes, self.height, self.width).tolist()
         p0, p1, p2, r0, r2, a0, a2 = shape.geometry(strokes.double(), frames.double(), native.double())
         scale = frames[:, 2].double() / native.double()  # canvas px per native px
         geom = torch.cat([p0, p1, p2, r0[:, None], r2[:, None], scale[:, None], a0[:, None], a2[:, None]], 1).numpy()
         colors = stroke_colors(strokes, self.canvas.shape[0]).float().contiguous().numpy()
         canvas = self.canvas.numpy()
-        i = 0
-        while i < n:
-            j, total = i + 1, area[i]
-            while j < n and total + area[j] <= budget:
-                total += area[j]
-                j += 1
-            alphas: dict[int, tuple[Tensor, int, int]] = {}
-            for idx in area_chunks(boxes[i:j], self.height, self.width, shape.chunk_pixels):
-                g = idx + i
-                win = windows_from_boxes(boxes[g], self.height, self.width)
-                px, py = win.grids(strokes.dtype)
-                a = shape.soft_window(strokes[g], frames[g], native[g], px, py)
-                if clips is not None:
-                    a = a * clip_mask(clips[g].float(), px, py)
-                for k, s_idx in enumerate(g.tolist()):
-                    alphas[s_idx] = (a[k], int(win.y0[k]), int(win.x0[k]))
+        clips = None if clips is None else clips.float()
+        for i, j, alphas in alpha_blocks(shape, strokes, frames, native, self.height, self.width, clips, budget):
             flat, wins, offs, off = [], np.empty((j - i, 4), np.int64), np.empty(j - i, np.int64), 0
             for s_idx in range(i, j):
                 a, y0, x0 = alphas.pop(s_idx)
@@ -170,7 +153,6 @@ class TexturedSession(Session):
             seeds = np.arange(self.count + i, self.count + j, dtype=np.int64) * 7919 + SEED
             self.medium.kernel(canvas, self.maps, alpha, offs, wins, np.ascontiguousarray(geom[i:j]),
                                np.ascontiguousarray(colors[i:j]), seeds, self.unit, self.medium.prm())
-            i = j
         self.count += n
 
     def image(self) -> Tensor:

@@ -71,20 +71,29 @@ def oriented_strokes(shape, target: Tensor, iy: Tensor, ix: Tensor, length: floa
     return s.clamp(0.01, 0.99)
 
 
-def refine_strokes(target, strokes, frames, native, shape_name, canvas, iters=60, lr=0.04, palette=None, bar=None,
-                   clips=None, stop: Callable[[], bool] | None = None):
-    """Optimise all stroke parameters (N, 13) jointly so that their painting over ``canvas`` matches
-    ``target`` (3, H, W); frames (N, 3) in pixels of the target.  ``shape_name``: a shape or its name.
-    ``stop``: checked before every iteration (`adam.Stopped`).  Returns the refined strokes."""
-    shape = get_shape(shape_name)
-    z = logit(strokes).detach()
+def optimise_logits(init: Tensor, loss_fn, iters: int, lr: float, bar=None,
+                    stop: Callable[[], bool] | None = None) -> Tensor:
+    """``iters`` Adam steps on the logits of ``init`` (n, 13) in [0, 1] against ``loss_fn(strokes)``, a
+    scalar MSE; ``bar``: a progress bar (PSNR shown); ``stop``: checked before every step
+    (`adam.Stopped`).  Returns the optimised strokes."""
+    z = logit(init).detach()
     opt = Adam(z, stop=stop)
     for _ in range(iters):
         zg = z.detach().requires_grad_(True)
-        loss = F.mse_loss(render_soft(shape, torch.sigmoid(zg), frames, native, canvas, palette, clips)[:3], target)
+        loss = loss_fn(torch.sigmoid(zg))
         loss.backward()
         opt.step(zg.grad, lr)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(psnr=f"{-10 * math.log10(max(loss.item(), 1e-10)):.2f}dB")
     return torch.sigmoid(z)
+
+
+def refine_strokes(target, strokes, frames, native, shape_name, canvas, iters=60, lr=0.04, palette=None, bar=None,
+                   clips=None, stop: Callable[[], bool] | None = None):
+    """Optimise all stroke parameters (N, 13) jointly so that their painting over ``canvas`` matches
+    ``target`` (3, H, W); frames (N, 3) in pixels of the target.  ``shape_name``: a shape or its name.
+    ``stop``: checked before every iteration (`adam.Stopped`).  Returns the refined strokes."""
+    shape = get_shape(shape_name)
+    return optimise_logits(strokes, lambda s: F.mse_loss(render_soft(shape, s, frames, native, canvas, palette, clips)[:3],
+                                                         target), iters, lr, bar, stop)

@@ -118,32 +118,43 @@ def paint_strokes(
     channels, height, width = canvas.shape
     frames = frames.to(strokes.dtype)
     native_t = shape._native(native, frames)
-    boxes = shape.boxes(strokes, frames, native_t)
+    for i, j, alphas in alpha_blocks(shape, strokes, frames, native_t, height, width, clips, budget):
+        color = stroke_colors(strokes[i:j], channels).to(canvas)
+        for s_idx in range(i, j):
+            a, y0, x0 = alphas.pop(s_idx)
+            a = a.to(canvas)
+            view = canvas[:, y0 : y0 + a.shape[0], x0 : x0 + a.shape[1]]
+            view.copy_(over(view, a[None], color[s_idx - i, :, None, None]))
+            if on_stroke is not None:
+                on_stroke(s_idx, canvas)
+    return canvas
+
+
+@torch.no_grad()
+def alpha_blocks(shape: Shape, strokes: Tensor, frames: Tensor, native: Tensor, height: int, width: int,
+                 clips: Tensor | None = None, budget: int = 1 << 22):
+    """Yield (i, j, alphas) for consecutive blocks of strokes [i, j) whose windows fit ``budget`` pixels:
+    ``alphas[s]`` = (soft alpha (h, w) in the stroke's window, y0, x0) for every s in the block.  Inside a
+    block, strokes of similar size are rasterised together (one batched call each, small chunks stay in
+    cache); the caller composites them in their order.  strokes (N, 13), frames (N, 3), native (N,) in
+    canvas px; clips (N, 4) or None."""
+    boxes = shape.boxes(strokes, frames, native)
     area = box_areas(boxes, height, width).tolist()
     n, i = len(strokes), 0
     while i < n:
-        # A block of consecutive strokes whose windows fit the budget; inside it, strokes of similar
-        # size are rasterised together (one batched call each), then composited in their order.
         j, total = i + 1, area[i]
         while j < n and total + area[j] <= budget:
             total += area[j]
             j += 1
         alphas: dict[int, tuple[Tensor, int, int]] = {}
-        for idx in area_chunks(boxes[i:j], height, width, shape.chunk_pixels):  # small chunks stay in cache
+        for idx in area_chunks(boxes[i:j], height, width, shape.chunk_pixels):
             g = idx + i
             win = windows_from_boxes(boxes[g], height, width)
             px, py = win.grids(strokes.dtype)
-            a = shape.soft_window(strokes[g], frames[g], native_t[g], px, py)
+            a = shape.soft_window(strokes[g], frames[g], native[g], px, py)
             if clips is not None:
                 a = a * clip_mask(clips[g], px, py)
             for k, s_idx in enumerate(g.tolist()):
-                alphas[s_idx] = (a[k].to(canvas), int(win.y0[k]), int(win.x0[k]))
-        color = stroke_colors(strokes[i:j], channels).to(canvas)
-        for s_idx in range(i, j):
-            a, y0, x0 = alphas.pop(s_idx)
-            view = canvas[:, y0 : y0 + a.shape[0], x0 : x0 + a.shape[1]]
-            view.copy_(over(view, a[None], color[s_idx - i, :, None, None]))
-            if on_stroke is not None:
-                on_stroke(s_idx, canvas)
+                alphas[s_idx] = (a[k], int(win.y0[k]), int(win.x0[k]))
+        yield i, j, alphas
         i = j
-    return canvas
