@@ -133,3 +133,33 @@ def test_bench_paint_fetches_the_dev_photos_it_needs(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="could not be fetched"):
         bench_paint.image_paths(bench_paint.PaintBenchArgs())
     assert fetched == ["photos"]
+
+
+def test_bench_paint_divide_row_and_plots(tmp_path, tiny_actor):
+    """The paper's divide pipeline is its own row and curve (method divide, after the agent's), and the report's
+    plots are written under the report's own names."""
+    from brushwork.bench.paint import DIVIDE, run
+
+    images = _images(tmp_path / "imgs", n=1, size=(48, 48))
+    doc, js = tmp_path / "docs" / "benchmarks" / "paint-tiny.md", tmp_path / "paint.json"
+    args = PaintBenchArgs(images=images, strokes="10,20", methods="agent,optimize", size="32", agent=str(tiny_actor),
+                          paper=False, isolate=False, doc=doc, json=js)
+    assert args.lists()[1] == ["agent", "divide", "optimize"]
+    assert PaintBenchArgs(methods="agent", divide=False).lists()[1] == ["agent"]
+    assert PaintBenchArgs(methods="divide,optimize").lists()[1] == ["divide", "optimize"]
+    with pytest.raises(ValueError, match="divide"):
+        PaintBenchArgs(methods="agent,paper").lists()
+    run(args)
+    result = json.loads(js.read_text())
+    assert result["divide"] == DIVIDE
+    divide = [c for c in result["cells"] if c["method"] == "divide"]
+    assert [c["strokes"] for c in divide] == [10, 20]
+    for c in divide:
+        assert c["mean"]["psnr"] > 5 and c["mean"]["seconds"] > 0
+    text = doc.read_text()
+    assert "| bezier | agent (paper divide) | 10 |" in text and 'tiles=\\"paper\\"' not in text
+    assert 'tiles="paper", passes=3, finer=False' in text
+    if importlib.util.find_spec("matplotlib"):
+        for name in ("paint-tiny_psnr_strokes.png", "paint-tiny_psnr_seconds.png"):
+            assert (doc.parent / "images" / name).stat().st_size > 1000
+            assert f"](images/{name})" in text

@@ -4,8 +4,9 @@ per shape, method and stroke budget, on the dev photos or any folder of images.
 Every (shape, method, strokes) cell paints all images in a fresh Python process (``--isolate``, the
 default) so that its peak memory is its own.  The paper-size configuration (untrained ResNet-18 actor
 at width 64 + the 11 M-parameter neural renderer, 128 px, k = 5, 40 steps = 200 strokes) paints the
-same images in the same run, so every time is also a ratio against it.  Report and plots:
-`brushwork.bench.paint_report`.
+same images in the same run, so every time is also a ratio against it.  Method ``divide`` (row
+"agent (paper divide)") is the paper's divide pipeline for comparison: the agent with the paper's own
+tiling (`DIVIDE`).  Report and plots: `brushwork.bench.paint_report`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ from .common import clock, command_line, log, machine, set_threads, shown_path
 PAPER_STEPS, PAPER_BUNDLE, PAPER_SIZE = 40, 5, 128
 RESULT_TAG = "BENCH_CELL "
 
+#: Method ``divide``: Learning to Paint's divide pipeline, `paint(method="agent", **DIVIDE)`: the paper's
+#: disjoint nested tiles, every stroke clipped to its tile (``tiles="paper"``), and a fixed pyramid whose
+#: finest pass is a 4 x 4 grid whatever the budget and the output (``passes=3``: the whole image, then the
+#: trained 2 x 2 level, then 4 x 4 patches, 128 px each at 512 px; ``finer=False``: no finer pass).  The
+#: budget splits as the agent's trained levels do; colour fit and repaint as in the ``agent`` row, so the
+#: two rows differ in the tiling and the pyramid only.
+DIVIDE = {"tiles": "paper", "passes": 3, "finer": False}
+AGENT_METHODS = ("agent", "refine", "divide")  # the methods that need an agent
+
 
 @dataclass
 class PaintBenchArgs:
@@ -35,7 +45,11 @@ class PaintBenchArgs:
     # registry packages, with a progress bar); off: a missing dataset is an error
     fetch: bool = True
     strokes: str = "50,100,200,400,1000"  # stroke budgets, comma-separated
-    methods: str = "agent,refine,optimize"  # painting methods, comma-separated (agent, refine, optimize)
+    # painting methods, comma-separated: agent, refine, optimize, divide (the agent with the paper's divide: `DIVIDE`)
+    methods: str = "agent,refine,optimize"
+    # the paper's divide pipeline as its own row (method divide), painted after the agent's whenever --methods
+    # has agent; --no-divide: no divide row, even when --methods names it
+    divide: bool = True
     shapes: str = "bezier"  # stroke shapes, comma-separated
     size: str = "128"  # N: centre-crop to a square and resize to N x N px; native: paint the image as it is
     agent: str = "photo"  # shipped agent name or actor .safetensors (without one, agent/refine rows say "no agent")
@@ -69,8 +83,12 @@ class PaintBenchArgs:
             raise ValueError(f"--strokes must be positive, got {self.strokes!r}")
         methods = split(self.methods)
         for m in methods:
-            if m not in METHODS or m == "auto":
-                raise ValueError(f"--methods: choose from agent, refine, optimize; got {m!r}")
+            if (m not in METHODS and m != "divide") or m == "auto":
+                raise ValueError(f"--methods: choose from agent, refine, optimize, divide; got {m!r}")
+        if not self.divide:
+            methods = [m for m in methods if m != "divide"]
+        elif "agent" in methods and "divide" not in methods:
+            methods.insert(methods.index("agent") + 1, "divide")
         shapes = split(self.shapes)
         for s in shapes:
             get_shape(s)
@@ -195,6 +213,8 @@ def run_cell(spec: dict, isolated: bool = False) -> dict:
         from ..painter.painter import paint
 
         kw = dict(method=spec["method"], strokes=spec["strokes"], shape=spec["shape"], agent=spec["agent"], quiet=True)
+        if spec["method"] == "divide":
+            kw.update(method="agent", **DIVIDE)
         paint_one = lambda rgb: paint(rgb, width=rgb.shape[1], height=rgb.shape[0], **kw)  # noqa: E731
         paint(warm, width=16, height=16, **{**kw, "strokes": min(5, spec["strokes"])})  # warm-up (lazy inits)
     base = current_rss_mib() if isolated else None
@@ -269,9 +289,11 @@ def run(args: PaintBenchArgs) -> dict:
     strokes, methods, shapes = args.lists()
     threads = set_threads(args.threads)
     paths = image_paths(args)
-    agent_shape, agent_info = agent_status(args.agent) if {"agent", "refine"} & set(methods) else (None, {})
+    agent_shape, agent_info = agent_status(args.agent) if set(AGENT_METHODS) & set(methods) else (None, {})
     result = {"command": command, "quick": args.quick, "machine": machine(threads), "size": args.size,
               "images": [str(p) for p in paths], "agent": agent_info, "isolated": args.isolate, "cells": []}
+    if "divide" in methods:
+        result["divide"] = dict(DIVIDE)
     log(f"bench paint: {len(paths)} image(s), size {args.size}, {threads} thread(s), methods {', '.join(methods)}, "
         f"strokes {', '.join(map(str, strokes))}")
     base = {"images": [str(p) for p in paths], "size": args.size, "threads": args.threads, "agent": args.agent}
@@ -281,9 +303,9 @@ def run(args: PaintBenchArgs) -> dict:
     todo += [{**base, "mode": "paint", "shape": s, "method": m, "strokes": n} for s in shapes for m in methods for n in strokes]
     for spec in todo:
         cell = {k: spec[k] for k in ("mode", "shape", "method", "strokes")}
-        if spec["method"] in ("agent", "refine") and agent_shape is None:
+        if spec["method"] in AGENT_METHODS and agent_shape is None:
             cell["skipped"] = "no agent"
-        elif spec["method"] in ("agent", "refine") and agent_shape != spec["shape"]:
+        elif spec["method"] in AGENT_METHODS and agent_shape != spec["shape"]:
             cell["skipped"] = f"agent paints {agent_shape}"
         else:
             t0 = clock()

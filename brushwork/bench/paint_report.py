@@ -30,11 +30,11 @@ def rows(result: dict) -> list[list[str]]:
     out = []
     for c in result["cells"]:
         if c["mode"] == "paper":
-            label = "paper-size: ResNet-18 w64 actor + 11 M neural renderer"
-            label += f" ({c.get('renderer', 'untrained')})" if "mean" in c else ""
-            head = [c["shape"], label, str(c["strokes"])]
+            name = "paper-size: ResNet-18 w64 actor + 11 M neural renderer"
+            name += f" ({c.get('renderer', 'untrained')})" if "mean" in c else ""
+            head = [c["shape"], name, str(c["strokes"])]
         else:
-            head = [c["shape"], c["method"], str(c["strokes"])]
+            head = [c["shape"], label(c["method"]), str(c["strokes"])]
         if "mean" not in c:
             out.append(head + [c.get("skipped", "—")] + [""] * (len(HEADERS) - 4))
             continue
@@ -58,8 +58,32 @@ def _series(result: dict) -> dict[tuple[str, str], list[tuple[int, float, float]
     return {k: sorted(v) for k, v in out.items()}
 
 
-def plot(result: dict, folder: Path) -> list[Path]:
-    """PSNR vs strokes and PSNR vs seconds (matplotlib, Agg); returns the files written ([] without matplotlib)."""
+def plot_names(doc: Path) -> tuple[str, ...]:
+    """The plot files of the report ``doc``: ``bench_*.png`` for docs/benchmarks.md, ``{stem}_*.png`` for any
+    other report, so that reports sharing an images/ folder (paint-512.md, paint-512-methods.md) keep their own."""
+    prefix = "bench" if doc.stem == "benchmarks" else doc.stem
+    return tuple(prefix + name.removeprefix("bench") for name in PLOTS)
+
+
+#: One look per method, the same in every plot: colour, marker, line style.
+STYLES = {"agent": ("tab:blue", "o", "-"), "divide": ("tab:purple", "D", "--"), "refine": ("tab:green", "^", "-"),
+          "optimize": ("tab:orange", "s", "-")}
+
+
+def label(method: str) -> str:
+    """A method's name in the tables and plots (method ``divide``: the paper's divide pipeline)."""
+    return "agent (paper divide)" if method == "divide" else method
+
+
+def _style(method: str, i: int) -> dict:
+    colour, marker, ls = STYLES.get(method, (f"C{i % 10}", "o", "-"))
+    return {"color": colour, "marker": marker, "ls": ls, "lw": 1.8, "ms": 6}
+
+
+def plot(result: dict, folder: Path, names: tuple[str, ...] = PLOTS) -> list[Path]:
+    """PSNR vs strokes and PSNR vs seconds (one curve per method and shape; on the seconds plot every point
+    is labelled with its stroke count) and peak memory vs strokes (matplotlib, Agg) into ``folder`` as
+    ``names``; returns the files written ([] without matplotlib)."""
     plt = pyplot("paint")
     if plt is None:
         return []
@@ -69,18 +93,21 @@ def plot(result: dict, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paper = next((c for c in result["cells"] if c["mode"] == "paper" and "mean" in c), None)
     refs = REFERENCES.get(str(result["size"]), [])
+    one_shape = len({s for s, _ in series}) == 1
+    title = f"mean over {len(result['images'])} image(s), {result['size']}" + ("" if result["size"] == "native" else " px")
     files = []
-    for name, xi, xlabel in ((PLOTS[0], 0, "strokes"), (PLOTS[1], 2, "seconds per image")):
-        fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
-        for (shape, method), pts in series.items():
-            label = method if len({s for s, _ in series}) == 1 else f"{method} ({shape})"
-            ax.plot([p[xi] for p in pts], [p[1] for p in pts], marker="o", label=label)
-        if refs:  # quoted, not measured by this run
-            ax.plot([r[1] if xi == 0 else r[3] for r in refs], [r[2] for r in refs], ls="--", marker="s",
-                    color="grey", label=refs[0][0] + ", quoted")
-            if xi == 2:
+    for name, xi, xlabel in ((names[0], 0, "strokes"), (names[1], 2, "seconds per image")):
+        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+        for i, ((shape, method), pts) in enumerate(series.items()):
+            ax.plot([p[xi] for p in pts], [p[1] for p in pts], **_style(method, i),
+                    label=label(method) if one_shape else f"{label(method)} ({shape})")
+            if xi == 2:  # which budget each point is
                 for p in pts:
-                    ax.annotate(str(p[0]), (p[2], p[1]), textcoords="offset points", xytext=(4, -10), fontsize=7)
+                    ax.annotate(f"{p[0]:,}", (p[2], p[1]), textcoords="offset points", xytext=(5, -11), fontsize=7,
+                                color=_style(method, i)["color"])
+        if refs:  # quoted, not measured by this run
+            ax.plot([r[1] if xi == 0 else r[3] for r in refs], [r[2] for r in refs], ls=":", marker="x",
+                    color="grey", label=refs[0][0] + ", quoted")
         if xi == 2 and paper:
             ax.axvline(paper["mean"]["seconds"], color="grey", ls="--", lw=1)
             ax.text(paper["mean"]["seconds"], ax.get_ylim()[0], " paper-size, 200 strokes", rotation=90,
@@ -89,29 +116,29 @@ def plot(result: dict, folder: Path) -> list[Path]:
         if xi == 0:  # ticks at the stroke budgets, plain numbers
             from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-            ax.set_xticks(sorted({p[0] for pts in series.values() for p in pts}))
+            ax.set_xticks(sorted({p[0] for pts in series.values() for p in pts} | ({r[1] for r in refs})))
             ax.xaxis.set_major_formatter(ScalarFormatter())
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel + " (log scale)")
-        ax.set_ylabel("mean PSNR (dB)")
-        ax.set_title(f"{len(result['images'])} image(s), size {result['size']}")
+        ax.set_ylabel("mean PSNR (dB), higher is better")
+        ax.set_title(f"PSNR vs {xlabel.split()[0]}: {title}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower right")
         files.append(save_figure(fig, folder / name))
     mem = _memory_series(result)
     if mem:
-        fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
-        for (shape, method), pts in mem.items():
-            label = method if len({s for s, _ in mem}) == 1 else f"{method} ({shape})"
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+        for i, ((shape, method), pts) in enumerate(mem.items()):
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], **_style(method, i),
+                    label=label(method) if len({s for s, _ in mem}) == 1 else f"{label(method)} ({shape})")
         ax.set_xscale("log")
         ax.set_xlabel("strokes (log scale)")
         ax.set_ylabel("peak RSS of the process (MiB)")
         ax.set_ylim(bottom=0)
-        ax.set_title(f"{len(result['images'])} image(s), size {result['size']}")
+        ax.set_title(f"peak memory: {title}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-        files.append(save_figure(fig, folder / PLOTS[2]))
+        ax.legend(fontsize=8, loc="lower right")
+        files.append(save_figure(fig, folder / names[2]))
     return files
 
 
@@ -130,13 +157,13 @@ def per_image(result: dict) -> list[list[str]]:
         for r in c.get("images", []):
             if "psnr" not in r:
                 continue
-            out.append([r["image"], f"{r['width']}×{r['height']}", c["shape"], c["method"], str(c["strokes"]),
+            out.append([r["image"], f"{r['width']}×{r['height']}", c["shape"], label(c["method"]), str(c["strokes"]),
                         fmt(r["mse"], 5), fmt(r["psnr"]), fmt(r["ssim"], 3), fmt_seconds(r["seconds"])])
     return out
 
 
 def write_doc(path: Path, result: dict) -> None:
-    plots = plot(result, path.parent / "images")
+    plots = plot(result, path.parent / "images", plot_names(path))
     names = ", ".join(Path(p).stem for p in result["images"])
     size = ("native size (no crop, no resize)" if result["size"] == "native"
             else f"centre-cropped square and resized to {result['size']}×{result['size']} px (Lanczos)")
@@ -157,7 +184,18 @@ def write_doc(path: Path, result: dict) -> None:
                "test, not the full benchmark; run the command without `--quick` for the full tables.", ""]
     md += [
         f"* **Images** ({len(result['images'])}): {names}; {size}.",
-        f"* **Agent**: {agent}.", "",
+        f"* **Agent**: {agent}.",
+    ]
+    if result.get("divide"):
+        d = result["divide"]
+        md += [f"* **agent (paper divide)**: Learning to Paint's divide pipeline, the same agent through "
+               f"`paint(method=\"agent\", tiles=\"{d['tiles']}\", passes={d['passes']}, finer={d['finer']})`: "
+               "the paper's disjoint nested tiles, every stroke clipped to its tile, and a fixed pyramid (the whole "
+               f"image, then finer grids down to {2 ** (d['passes'] - 1)} × {2 ** (d['passes'] - 1)} patches, "
+               "whatever the budget and the output; `brushwork.bench.paint.DIVIDE`); colour fit and repaint as in "
+               "the agent row, whose tiling and pyramid are the painter's own (`tiles=\"auto\"`, `--finer`)."]
+    md += [
+        "",
         "## Means over the images", "",
         md_table(HEADERS, rows(result), "lllrrrrrr"), "",
     ] + kept_notes(path) + [""]
