@@ -97,7 +97,7 @@ def plot(result: dict, folder: Path, names: tuple[str, ...] = PLOTS) -> list[Pat
     title = f"mean over {len(result['images'])} image(s), {result['size']}" + ("" if result["size"] == "native" else " px")
     files = []
     for name, xi, xlabel in ((names[0], 0, "strokes"), (names[1], 2, "seconds per image")):
-        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+        fig, ax = plt.subplots(figsize=(8.5, 4.6), dpi=110)
         for i, ((shape, method), pts) in enumerate(series.items()):
             ax.plot([p[xi] for p in pts], [p[1] for p in pts], **_style(method, i),
                     label=label(method) if one_shape else f"{label(method)} ({shape})")
@@ -113,21 +113,24 @@ def plot(result: dict, folder: Path, names: tuple[str, ...] = PLOTS) -> list[Pat
             ax.text(paper["mean"]["seconds"], ax.get_ylim()[0], " paper-size, 200 strokes", rotation=90,
                     va="bottom", fontsize=7, color="grey")
         ax.set_xscale("log")
-        if xi == 0:  # ticks at the stroke budgets, plain numbers
-            from matplotlib.ticker import NullFormatter, ScalarFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+        if xi == 0:  # ticks at the stroke budgets, plain numbers
             ax.set_xticks(sorted({p[0] for pts in series.values() for p in pts} | ({r[1] for r in refs})))
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        else:  # plain seconds at 1, 2, 5 x 10^n
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel + " (log scale)")
         ax.set_ylabel("mean PSNR (dB), higher is better")
         ax.set_title(f"PSNR vs {xlabel.split()[0]}: {title}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         files.append(save_figure(fig, folder / name))
     mem = _memory_series(result)
     if mem:
-        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+        fig, ax = plt.subplots(figsize=(8.5, 4.6), dpi=110)
         for i, ((shape, method), pts) in enumerate(mem.items()):
             ax.plot([p[0] for p in pts], [p[1] for p in pts], **_style(method, i),
                     label=label(method) if len({s for s, _ in mem}) == 1 else f"{label(method)} ({shape})")
@@ -137,7 +140,7 @@ def plot(result: dict, folder: Path, names: tuple[str, ...] = PLOTS) -> list[Pat
         ax.set_ylim(bottom=0)
         ax.set_title(f"peak memory: {title}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         files.append(save_figure(fig, folder / names[2]))
     return files
 
