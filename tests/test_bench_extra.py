@@ -135,17 +135,40 @@ def test_bench_seams_tiny(tmp_path, tiny_actor):
     for i in range(2):
         _image(folder / f"img{i}.png", shift=i)
     doc, js, plots = tmp_path / "docs" / "benchmarks" / "seams.md", tmp_path / "seams.json", tmp_path / "docs" / "images"
-    args = SeamsArgs(images=folder, size=32, strokes=20, agent=str(tiny_actor), doc=doc, plots=plots, json=js)
+    args = SeamsArgs(images=folder, size=32, strokes=20, passes=2, agent=str(tiny_actor), doc=doc, plots=plots, json=js)
     assert main(Args(bench=args)) == 0
     result = json.loads(js.read_text())
+    modes = ["auto", "shifted", "overlap", "paper"]
+    assert result["tilings"] == modes and result["passes"] == 2
     assert len(result["images"]) == 2 and result["lines"]["paper"] == {"x": [16], "y": [16]}
+    assert result["resolved"]["auto"] == "overlap"  # the tiny actor has no levels: trained on whole images
     for im in result["images"]:
-        assert im["modes"]["paper"]["clipped"] and not im["modes"]["overlap"]["clipped"]
-        for m in ("paper", "overlap"):
+        assert im["modes"]["paper"]["clipped"] and im["modes"]["shifted"]["clipped"]
+        assert not im["modes"]["overlap"]["clipped"] and not im["modes"]["auto"]["clipped"]
+        for m in modes:
             r = im["modes"][m]
-            assert r["ratio"] > 0 and np.isfinite(r["excess_jump"]) and r["psnr"] > 5
-    assert len(result["profile"]["paper"]) == 32
+            assert r["ratio"] > 0 and r["own_edges"]["ratio"] > 0 and np.isfinite(r["excess_jump"]) and r["psnr"] > 5
+    assert result["mean"]["shifted"]["own_edges"]["ratio"] > 0
+    assert len(result["profile"]["shifted"]) == 32
     text = doc.read_text()
-    assert "| paper (disjoint, clipped) |" in text and "brushwork bench seams" in text
+    assert "| paper (disjoint, clipped) |" in text and "| shifted (paper, finer passes shifted) |" in text
+    assert "| auto (the painter's default) = overlap |" in text and "brushwork bench seams" in text
     if HAS_MPL:
         assert (plots / "seams_compare.png").is_file() and "](../images/seams_compare.png)" in text
+
+
+def test_bench_seams_shifted_lines_and_the_painters_passes(tmp_path, monkeypatch):
+    """With the painter's own pyramid (--passes 0) and an agent trained on levels, the shifted tiling's own
+    borders are its shifted grids' (not the paper grid's), and the passes are the painter's for the budget."""
+    from brushwork.bench import seams
+
+    levels = ((1, 8), (2, 4), (4, 1))
+    paper = border_lines(512, 512, 6, "paper", levels=levels, canvas=(512, 512))
+    shifted = border_lines(512, 512, 6, "shifted", levels=levels, canvas=(512, 512))
+    assert paper[0] == list(range(16, 512, 16))
+    assert {128, 256, 384} <= set(shifted[0]) and set(shifted[0]) != set(paper[0])
+    assert 8 in shifted[0]  # the 32 x 32 grid, moved by half a cell
+    with pytest.raises(ValueError, match="--tilings"):
+        seams.tilings(SeamsArgs(tilings="paper,diagonal"))
+    with pytest.raises(ValueError, match="--passes 0"):
+        seams.run(SeamsArgs(passes=1))
