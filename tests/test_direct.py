@@ -173,6 +173,14 @@ def test_painter_schedule_follows_the_painters_passes():
     levels = parse_levels("1x8,2x4,4x1")
     assert painter_schedule(levels, 200, 128, 5) == ((1, 4, 20), (2, 1, 20), (4, 1, 80), (8, 1, 80))
     assert painter_schedule(levels, 50, 128, 5) == ((1, 2, 10), (2, 1, 20), (4, 1, 20))
+    # at size (512 px, 4,000 strokes, 32 px observations): two finer passes and more, the trained levels capped at
+    # their trained strokes (8 x 5, 4 x 4 x 5, 16 x 5) and the finest tiles at 16 px, as `paint()` plans them
+    from brushwork.schedule.tiles import agent_passes, pass_budgets
+
+    plan = painter_schedule(levels, 4000, 512, 5, 32)
+    assert [p[0] for p in plan] == [1, 2, 4, 8, 16, 32] and sum(p[2] for p in plan) == 4000
+    assert [p[2] for p in plan] == pass_budgets(4000, agent_passes(4000, levels, 512, 512, obs=32), levels, 5)
+    assert [p[2] for p in plan][:3] == [40, 80, 80]
 
 
 def test_rollout_on_the_painters_schedule_paints_what_the_painter_paints(tmp_path):

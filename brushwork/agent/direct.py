@@ -87,15 +87,17 @@ def observe(x: Tensor, size: int) -> Tensor:
     return resize_batch(x, size, size)
 
 
-def painter_schedule(levels, n_strokes: int, side: int, bundle: int) -> tuple[tuple[int, int, int], ...]:
-    """The passes `paint(method="agent")` makes with an agent trained on ``levels`` painting ``n_strokes``
-    on a side x side image (paper tiles, the finer pass on): (grid, steps, strokes per image) per pass,
-    from `tiles.agent_passes` and `tiles.pass_budgets`; steps = ceil(strokes / (k grid^2)), as there."""
+def painter_schedule(levels, n_strokes: int, side: int, bundle: int, obs: int = 0) -> tuple[tuple[int, int, int], ...]:
+    """The passes `paint(method="agent")` makes with an agent trained on ``levels`` (observation side ``obs``
+    px, 0: no limit on the finest tiles) painting ``n_strokes`` on a side x side image (paper tiles, the
+    finer passes on): (grid, steps, strokes per image) per pass, from `tiles.agent_passes` and
+    `tiles.pass_budgets` (each trained level capped at its trained strokes once there are two finer passes
+    or more, as in the painter); steps = ceil(strokes / (k grid^2)), as there."""
     from ..schedule.tiles import agent_passes, pass_budgets
 
-    passes = agent_passes(n_strokes, levels, side, side, finer=True)
+    passes = agent_passes(n_strokes, levels, side, side, finer=True, obs=obs)
     out = []
-    for p, budget in enumerate(pass_budgets(n_strokes, passes, levels)):
+    for p, budget in enumerate(pass_budgets(n_strokes, passes, levels, bundle)):
         if budget > 0:
             g = 2**p
             out.append((g, max(1, math.ceil(budget / (bundle * g * g))), budget))
@@ -325,7 +327,7 @@ def main(args) -> Path:
     strokes = sum(levels_strokes(levels, args.bundle))
     updates = max(1, args.total_steps // steps)
     # what one rollout paints: the levels, or the painter's passes for each --paint-strokes count
-    plans = ([painter_schedule(levels, int(n), side, args.bundle) for n in args.paint_strokes.split(",")]
+    plans = ([painter_schedule(levels, int(n), side, args.bundle, args.size) for n in args.paint_strokes.split(",")]
              if args.paint_strokes else [levels])
     if any(side % p[0] for plan in plans for p in plan):
         raise ValueError(f"--side {side} must be a multiple of the painter's finest grid {max(p[0] for plan in plans for p in plan)}")
