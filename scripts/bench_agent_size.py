@@ -9,7 +9,9 @@ start.  Prints a markdown table and writes it to ``--doc`` (default docs/benchma
     python scripts/bench_agent_size.py --size 1024 --strokes 2000 8000 --doc docs/benchmarks/agent-size-1024.md
 
 ``--look DIR`` also writes each painting as DIR/{label}-{image}-{strokes}.png; ``--tiles`` and
-``--passes`` pass through to `paint()` (e.g. ``--tiles paper --passes 4`` for the paper's divide).
+``--passes`` pass through to `paint()` (e.g. ``--tiles paper --passes 3`` for the paper's divide: the whole
+image, then down to 4 x 4 patches, 128 px at 512 px; `brushwork bench paint` has it as the row
+"agent (paper divide)", `brushwork.bench.paint.DIVIDE`).
 """
 
 from __future__ import annotations

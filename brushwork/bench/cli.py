@@ -10,7 +10,9 @@
 ``renderers``: PSNR of alpha maps against the reference rasteriser on held-out random strokes, and
 seconds per 1,000 strokes (forward, forward+backward), for every shape and renderer.
 ``paint``: MSE, PSNR, SSIM, seconds per image and peak memory per method and stroke budget, next to
-the paper-size configuration painting the same images in the same run.
+the paper-size configuration painting the same images in the same run, and the paper's divide pipeline
+(method ``divide``, row "agent (paper divide)"; ``--no-divide`` leaves it out).
+``seams``: the error along each tiling's tile borders (auto, shifted, overlap, paper) against the interior.
 Both need the ``bench`` extra (``pip install brushwork[bench]``: scikit-image, matplotlib) for SSIM
 and plots.
 """

@@ -30,8 +30,9 @@ RESULT_TAG = "BENCH_CELL "
 #: disjoint nested tiles, every stroke clipped to its tile (``tiles="paper"``), and a fixed pyramid whose
 #: finest pass is a 4 x 4 grid whatever the budget and the output (``passes=3``: the whole image, then the
 #: trained 2 x 2 level, then 4 x 4 patches, 128 px each at 512 px; ``finer=False``: no finer pass).  The
-#: budget splits as the agent's trained levels do; colour fit and repaint as in the ``agent`` row, so the
-#: two rows differ in the tiling and the pyramid only.
+#: budget splits over the passes as the agent's trained levels do (`tiles.pass_budgets`: grid^2 x steps), not
+#: as the paper's equal steps per tile (the painter has no argument for that); colour fit and repaint as in
+#: the ``agent`` row, so the two rows differ in the tiling and the pyramid only.
 DIVIDE = {"tiles": "paper", "passes": 3, "finer": False}
 AGENT_METHODS = ("agent", "refine", "divide")  # the methods that need an agent
 

@@ -195,8 +195,10 @@ def write_doc(path: Path, result: dict) -> None:
                f"`paint(method=\"agent\", tiles=\"{d['tiles']}\", passes={d['passes']}, finer={d['finer']})`: "
                "the paper's disjoint nested tiles, every stroke clipped to its tile, and a fixed pyramid (the whole "
                f"image, then finer grids down to {2 ** (d['passes'] - 1)} × {2 ** (d['passes'] - 1)} patches, "
-               "whatever the budget and the output; `brushwork.bench.paint.DIVIDE`); colour fit and repaint as in "
-               "the agent row, whose tiling and pyramid are the painter's own (`tiles=\"auto\"`, `--finer`)."]
+               "whatever the budget and the output; `brushwork.bench.paint.DIVIDE`). The budget splits over the "
+               "passes as the agent's trained levels do (grid² × steps), not as the paper's equal steps per tile. "
+               "Colour fit and repaint as in the agent row, whose tiling and pyramid are the painter's own "
+               "(`tiles=\"auto\"`, `--finer`)."]
     md += [
         "",
         "## Means over the images", "",
