@@ -72,6 +72,10 @@ def test_shifted_finer_grids_cross_every_coarser_border():
             coarser = set().union(*(borders(g) for g in grids[:p]))
             assert all(crossed(t, x) for x in coarser)
             assert not any(crossed(tile_grid(512, 512, 2**p, "paper"), x) for x in coarser)  # the nested grid: none
+    # the repaint's grid, one step finer than the last pass, is shifted too: the last pass's borders
+    # lie inside its tiles (a nested grid would clip the repainted strokes along them again)
+    finer = pass_grid(512, 512, passes, "shifted", LEVELS, passes)
+    assert all(crossed(finer, x) for x in borders(grids[-1]))
     # the trained passes and the first finer one are the paper's nested grids
     for p in range(len(LEVELS)):
         assert torch.equal(grids[p], tile_grid(512, 512, 2**p, "paper"))

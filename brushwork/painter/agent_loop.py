@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from tqdm import tqdm
 
-from ..schedule.tiles import CLIPPED, allot_slots, pass_budgets, pass_grid, slot_frames, tile_crops, tile_grid
+from ..schedule.tiles import CLIPPED, allot_slots, pass_budgets, pass_grid, slot_frames, tile_crops
 from ..stroke import get_shape
 from ..stroke.canvas import paint_strokes, snap_to_palette
 from .adam import check_stop
@@ -79,7 +79,7 @@ def agent_strokes(policy, target: torch.Tensor, n_strokes: int, shape: str, tile
         strokes = recolor(start, strokes, frames, clips_all, canvas, blocks)
         if blocks:
             strokes, frames, clips_all = repaint(start, strokes, frames, clips_all, canvas, blocks,
-                                                 tile_grid(w, h, 2 ** len(per_pass), "paper" if tiles in CLIPPED else tiles))
+                                                 pass_grid(w, h, len(per_pass), tiles, policy.levels, len(per_pass)))
         if emit is not None:  # the live view repaints with the new strokes and colours
             emit(strokes, frames, clips_all, True)
     return strokes, frames, clips_all
