@@ -162,12 +162,9 @@ class Oil(TexturedMedium):
         sides.  The relief is lit only once all strokes are down (`finish`): the optimiser does not see it."""
         p = self.params
         g = geom.double()
-        with torch.no_grad():  # the bristle count and streak length: per stroke, constants of the texture
-            gd = g.detach()
-            bristles = (gd[:, 6] + gd[:, 7]) / gd[:, 8] / p["bristle_px"]
-            bristles = S.per_stroke(bristles.clamp(5.0, 80.0))
-            along = S.per_stroke((S.curve_length(gd) / gd[:, 8] / p["streak_px"]).clamp(min=0.5))
-            fade = S.band(2.0 * S.per_stroke(gd[:, 6]) / bristles)
+        bristles = S.per_stroke(((g[:, 6] + g[:, 7]) / g[:, 8] / p["bristle_px"]).clamp(5.0, 80.0))
+        along = S.per_stroke((S.curve_length(g) / g[:, 8] / p["streak_px"]).clamp(min=0.5))
+        fade = S.band(2.0 * S.per_stroke(g[:, 6]) / bristles)
         seed = S.per_stroke(seeds)
         t, v = S.local_coords(g, px, py)
         c = (v + 1.0) * 0.5 * bristles

@@ -93,11 +93,9 @@ class Pastel(TexturedMedium):
         the stroke's pressure, the stick's grain."""
         p = self.params
         g = geom.double()
-        with torch.no_grad():
-            gd = g.detach()
-            grains = S.per_stroke(((gd[:, 6] + gd[:, 7]) / gd[:, 8] / p["grain_px"]).clamp(4.0, 80.0))
-            along = S.per_stroke((S.curve_length(gd) / gd[:, 8] / 30.0).clamp(min=0.5))
-            fade = S.band(S.per_stroke(gd[:, 6] + gd[:, 7]) / grains)
+        grains = S.per_stroke(((g[:, 6] + g[:, 7]) / g[:, 8] / p["grain_px"]).clamp(4.0, 80.0))
+        along = S.per_stroke((S.curve_length(g) / g[:, 8] / 30.0).clamp(min=0.5))
+        fade = S.band(S.per_stroke(g[:, 6] + g[:, 7]) / grains)
         t, v = S.local_coords(g, px, py)
         grain = 0.5 + (S.noise2((v + 1.0) * 0.5 * grains, t * along, S.per_stroke(seeds)) - 0.5) * fade
         a0, a2 = S.per_stroke(g[:, 9]), S.per_stroke(g[:, 10])

@@ -79,6 +79,10 @@ class PaintConfig:
     # the strokes are placed for the flat look, the medium renders them (PNG, SVG, video, metrics); a resumed
     # painting keeps its medium unless another one than flat is asked for
     medium: MediumName = DEFAULT_MEDIUM
+    # optimize (bezier): place and colour the strokes for the medium's look: its texture is part of the
+    # optimiser's rasteriser (`Medium.soft_paint`); off: optimised for the flat look, the medium renders
+    # them after (docs/choices.md#media-aware)
+    medium_aware: bool = False
     palette: list[str] = field(default_factory=list)  # restrict colours to these (#rrggbb), empty = any
     agent: str = "photo"  # shipped agent name or actor .safetensors
     # auto (the agent's training tiling: shifted for agents trained on tiles), overlap (seam-free), paper (the
@@ -401,7 +405,8 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
             strokes, frames = paint_windowed(plan.target, n or None, get_shape(cfg.shape, compiled=cfg.compile), plan.canvas,
                                              dcfg, cfg.seed, plan.palette, progress=not cfg.quiet, native=native,
                                              on_stage=lambda s, f: live(s, f, None), deadline=plan.deadline,
-                                             on_refined=lambda s, f: live(s, f, None, replace=True), stop=plan.stop)
+                                             on_refined=lambda s, f: live(s, f, None, replace=True), stop=plan.stop,
+                                             medium=plan.medium if cfg.medium_aware else None, index0=plan.n_old)
             plan.n = plan.n_old + len(strokes)  # a time budget alone decides the count
             bar.total = len(strokes)
             bar.update(len(strokes))
