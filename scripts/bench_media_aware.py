@@ -63,7 +63,7 @@ def summary(result: dict) -> list[list]:
     out = []
     for m in dict.fromkeys(r["medium"] for r in result["rows"]):
         rs = [r for r in result["rows"] if r["medium"] == m]
-        mean = lambda k, f: float(np.mean([r[k][f] for r in rs]))  # noqa: E731
+        mean = lambda k, f, rs=rs: float(np.mean([r[k][f] for r in rs]))  # noqa: E731
         pa, pw, sa, sw = mean("after", "psnr"), mean("aware", "psnr"), mean("after", "seconds"), mean("aware", "seconds")
         out.append([m, f"{pa:.2f}", f"{pw:.2f}", f"{pw - pa:+.2f}", f"{mean('after', 'ssim'):.4f}",
                     f"{mean('aware', 'ssim'):.4f}", f"{sa:.1f}", f"{sw:.1f}", f"{sw / sa:.2f}"])

@@ -83,7 +83,7 @@ class DetailConfig:
     joint_lr: float = 0.2  # Adam LR of the joint pass (the best of those tried: docs/choices.md#joint-pass)
     joint_fixed: float = 0.05  # the first strokes (this fraction; the canvas-sized ones) stay fixed in it
     joint_share: float = 0.5  # with a time budget and joint_iters > 0: the stages' share of the time
-    texture_every: int = 8  # --medium-aware: a stage recomputes the medium's texture under its strokes every
+    texture_every: int = 4  # --medium-aware: a stage recomputes the medium's texture under its strokes every
     # this many iterations and holds it in between (1: every iteration, with the texture's own gradient;
     # docs/choices.md#media-aware)
 
@@ -308,6 +308,9 @@ class _Chunk:
                     geom = stroke_geometry(shape, s.detach(), self.frames, self.native)
                     m, paint = tex.medium.soft_paint(torch.ones_like(a[:, 0]), geom, self.px, self.py, self.mw,
                                                      self.seeds, tex.unit, c0, self.cw)
+                    # pixels the stroke does not reach yet take the flat coverage until the next refresh:
+                    # a texture that ends at the stroke's edge (oil's ragged sides) must not pin it there
+                    m = torch.where(a[:, 0].detach() > 0.02, m, torch.ones_like(m))
                     self.held = (m[:, None], paint[:, :3] / c0[:, :, None, None])
             self.calls += 1
             k, g = a * self.held[0], self.held[1]
