@@ -76,14 +76,14 @@ class PaintConfig:
     height: int = 0  # output height in px (0 = from width / the input)
     background: str = "black"  # black (as the agent was trained), white, grey, transparent or #rrggbb
     # how the strokes meet the canvas: flat (the optimiser's own look), oil, watercolor, pastel (brushwork.medium);
-    # the strokes are placed for the flat look (unless --medium-aware), the medium renders them (PNG, SVG, video,
-    # metrics); a resumed painting keeps its medium unless another one than flat is asked for
+    # the strokes are placed for the medium's look (--medium-aware, below), the medium renders them (PNG, SVG,
+    # video, metrics); a resumed painting keeps its medium unless another one than flat is asked for
     medium: MediumName = DEFAULT_MEDIUM
     # optimize (bezier): place and colour the strokes for the medium's look: the stages optimise through its
-    # texture (`Medium.soft_paint`) and paint their canvas in it, the joint pass stays flat; off (the
-    # default, measured: docs/choices.md#media-aware): optimised for the flat look, the medium renders them
+    # texture (`Medium.soft_paint`) and paint their canvas in it, the joint pass stays flat (on by default,
+    # measured: docs/choices.md#media-aware); off: optimised for the flat look, the medium renders them
     # after.  No effect with flat or the agent methods
-    medium_aware: bool = False
+    medium_aware: bool = True
     palette: list[str] = field(default_factory=list)  # restrict colours to these (#rrggbb), empty = any
     agent: str = "photo"  # shipped agent name or actor .safetensors
     # auto (the agent's training tiling: shifted for agents trained on tiles), overlap (seam-free), paper (the
