@@ -287,3 +287,16 @@ def test_medium_aware_paints_in_the_medium_and_flat_is_unchanged():
     for medium in TEXTURED:
         st, fr = paint_windowed(target, 30, "bezier", canvas.clone(), cfg, progress=False, medium=medium)
         assert st.shape == (30, 13) and torch.isfinite(st).all() and 0 <= float(st.min()) and float(st.max()) <= 1
+
+
+def test_no_medium_aware_is_the_flat_painting_rendered_in_the_medium(tmp_path):
+    """--no-medium-aware: the strokes are the flat painting's (the texture applied after); --medium-aware
+    (the default) places them for the medium."""
+    src = photo(tmp_path / "in.png", (40, 32))
+    kw = dict(strokes=12, method="optimize", optimize_iters=2, width=32, quiet=True)
+    flat = paint(src, **kw)
+    after = paint(src, medium="watercolor", medium_aware=False, **kw)
+    aware = paint(src, medium="watercolor", **kw)
+    assert torch.equal(after.strokes, flat.strokes) and after.medium == aware.medium == "watercolor"
+    assert not torch.equal(aware.strokes, flat.strokes)
+    assert run("paint", src, "-o", tmp_path / "a.png", "--medium", "pastel", "--no-medium-aware", *FAST) == 0
