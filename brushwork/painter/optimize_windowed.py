@@ -83,6 +83,7 @@ class DetailConfig:
     joint_lr: float = 0.2  # Adam LR of the joint pass (the best of those tried: docs/choices.md#joint-pass)
     joint_fixed: float = 0.05  # the first strokes (this fraction; the canvas-sized ones) stay fixed in it
     joint_share: float = 0.5  # with a time budget and joint_iters > 0: the stages' share of the time
+    detail_size: float = 0.0  # > 0: seed lengths also follow the detail (`optimize.oriented_strokes`); 0: off
     texture_every: int = 4  # --medium-aware: a stage recomputes the medium's texture under its strokes every
     # this many iterations and holds it in between (1: every iteration, with the texture's own gradient;
     # docs/choices.md#media-aware)
@@ -194,12 +195,12 @@ def _pick_seeds(err: Tensor, cell: int, m: int, gen: torch.Generator) -> tuple[T
 
 
 def _seed(shape: Shape, target: Tensor, err: Tensor, m: int, length: float, cell: int, side: float,
-          gen: torch.Generator) -> Tensor:
+          gen: torch.Generator, detail: float = 0.0) -> Tensor:
     """m strokes (m, 13) at the error's maxima, ~length px long along the local edges."""
     iy, ix = _pick_seeds(err, cell, m, gen)
     m = len(iy)
     k = max(1, int(length // 4) | 1)
-    return oriented_strokes(shape, target, iy, ix, length, k, side, target[:, iy, ix].T, gen)
+    return oriented_strokes(shape, target, iy, ix, length, k, side, target[:, iy, ix].T, gen, detail)
 
 
 def _gather(img: Tensor, x0: Tensor, y0: Tensor, h: int, w: int) -> Tensor:
@@ -686,7 +687,8 @@ def _stage_seeds(run: _Run, m: int, length: float) -> tuple[Tensor, Tensor, Tens
     and brush scales (n,) at the stage's resolution; the strokes it could not seed are carried."""
     ls = length * run.f  # stroke length in stage px
     err = _error_map(run.stage_target, run.stage_canvas, max(1, int(ls // 4) | 1))
-    init = _seed(run.shape, run.stage_target, err, m, ls, max(1, int(run.cfg.cell * ls)), run.side * run.f, run.gen)
+    init = _seed(run.shape, run.stage_target, err, m, ls, max(1, int(run.cfg.cell * ls)), run.side * run.f, run.gen,
+                 run.cfg.detail_size)
     run.carry += m - len(init)
     fr = torch.tensor([0.0, 0.0, run.side * run.f]).expand(len(init), 3).contiguous()
     return init, fr, torch.full((len(init),), run.native * run.f)
