@@ -110,3 +110,24 @@ def test_fewer_strokes_than_the_default_get_more_iterations_up_to_the_cap():
     assert ow.scaled_for(cfg, 1000, 2000, 2 * ow.FEW_STROKES_PIXELS).iters == cfg.iters
     assert ow.scaled_for(cfg, 10, 2000, ow.FEW_STROKES_PIXELS * 4 // 3).iters == round(cfg.iters * cfg.few_strokes * 3 / 4)
     assert ow.scaled_for(cfg, 1000, 4000, 4 * ow.FEW_STROKES_PIXELS) == cfg  # 1024 x 1024
+
+
+def test_seed_lengths_follow_the_detail_when_asked():
+    """`oriented_strokes(detail=...)`: shorter seeds where the image is busy, longer where it is flat; 0 (the
+    default) leaves the seeds as they were."""
+    from brushwork.painter.optimize import oriented_strokes
+    from brushwork.stroke import get_shape
+
+    shape = get_shape("bezier")
+    target = torch.zeros(3, 64, 64)
+    target[:, :, 32:] = torch.rand(3, 64, 32, generator=torch.Generator().manual_seed(0))  # busy right half
+    iy, ix = torch.tensor([32, 32]), torch.tensor([10, 48])
+
+    def lengths(detail):
+        s = oriented_strokes(shape, target, iy, ix, 16.0, 3, 64.0, torch.ones(2, 3), torch.Generator().manual_seed(1),
+                             detail)
+        return (s[:, 4:6] - s[:, 0:2]).norm(dim=1)
+
+    plain, follow = lengths(0.0), lengths(0.5)
+    assert torch.equal(plain, lengths(0.0))
+    assert follow[0] / plain[0] > follow[1] / plain[1]  # flat half: relatively longer

@@ -2,9 +2,9 @@
 and how close a standard SVG renderer (resvg) draws each medium's SVG to its PNG.
 
 Every image is painted once per medium by `paint(..., medium=m)`, the whole process (``--whole``, the
-default), or painted once flat and rendered in every medium (``--no-whole``: the strokes do not depend
-on the medium, so only the final rendering differs; the time is then the flat painting's with its flat
-render swapped for the medium's).  Report: docs/benchmarks/media.md (+ .json).
+default: the strokes optimised for each medium's look, `--medium-aware`), or painted once flat and rendered
+in every medium (``--no-whole``: the texture applied after flat optimisation, so only the final rendering
+differs; the time is then the flat painting's with its flat render swapped for the medium's).  Report: docs/benchmarks/media.md (+ .json).
 """
 
 from __future__ import annotations

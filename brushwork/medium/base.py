@@ -107,6 +107,24 @@ class Medium(ABC):
         """Elements over all strokes (a canvas or paper texture); "" for none."""
         return ""
 
+    # --- what the optimiser sees (brushwork.painter.optimize_windowed, --medium-aware) --------------------
+    #: the medium changes what a stroke paints (False: flat, the optimiser's own look: nothing to see)
+    textured: bool = False
+
+    def soft_paint(self, alpha: Tensor, geom: Tensor, px: Tensor, py: Tensor, maps: Tensor, seeds: Tensor,
+                   unit: float, color: Tensor, under: Tensor) -> tuple[Tensor, Tensor]:
+        """What N strokes paint in their windows, in torch and differentiable: (coverage (N, h, w), paint
+        (N, C, h, w)); the stroke turns the canvas ``under`` into ``under (1 - coverage) + coverage paint``,
+        as the medium's kernel does.  alpha (N, h, w): the shape's soft alphas at pixel centres px (N, 1, w),
+        py (N, h, 1) (canvas px); geom (N, 11): `stroke_geometry`; maps (N, K, h, w): the medium's layers
+        under the windows; seeds (N,) int64: the strokes' texture seeds (`texture_seeds`); unit: canvas px
+        per texel; color (N, C); under (N, C, h, w).  Flat: the alpha and the colour."""
+        return alpha, color[:, :, None, None].expand(under.shape)
+
+    def soft_update(self, maps: Tensor, coverage: Tensor, alpha: Tensor) -> Tensor:
+        """The medium's layers (N, K, h, w) under the windows after the strokes (pigment left on paper)."""
+        return maps
+
     def render(self, shape: str | Shape, strokes: Tensor, frames: Tensor, height: int, width: int,
                background: Background, native: Tensor | float | None = None, clips: Tensor | None = None) -> Tensor:
         """All strokes painted in order and finished: (C, H, W) float in [0, 1]."""
@@ -116,6 +134,20 @@ class Medium(ABC):
 
     def __repr__(self) -> str:  # pragma: no cover - cosmetic
         return f"<medium {self.name}>"
+
+
+def stroke_geometry(shape: Shape, strokes: Tensor, frames: Tensor, native: Tensor) -> Tensor:
+    """The kernels' per-stroke geometry (N, 11): P0, P1, P2 (x, y), r0, r2 in canvas px, canvas px per
+    native px, opacities a0, a2 (differentiable in the strokes when they carry a graph)."""
+    p0, p1, p2, r0, r2, a0, a2 = shape.geometry(strokes, frames, native)
+    scale = (frames[:, 2] / native).to(p0.dtype)
+    return torch.cat([p0, p1, p2, r0[:, None], r2[:, None], scale[:, None], a0[:, None], a2[:, None]], 1)
+
+
+def texture_seeds(first: int, n: int) -> np.ndarray:
+    """Texture seeds (n,) int64 of the strokes painted ``first`` .. ``first + n - 1`` in a painting: stroke
+    i's texture is seeded by i."""
+    return np.arange(first, first + n, dtype=np.int64) * 7919 + SEED
 
 
 class TexturedSession(Session):
@@ -135,9 +167,7 @@ class TexturedSession(Session):
             return
         strokes, frames = strokes.float(), frames.to(torch.float32)
         native = shape._native(self.native, frames)
-        p0, p1, p2, r0, r2, a0, a2 = shape.geometry(strokes.double(), frames.double(), native.double())
-        scale = frames[:, 2].double() / native.double()  # canvas px per native px
-        geom = torch.cat([p0, p1, p2, r0[:, None], r2[:, None], scale[:, None], a0[:, None], a2[:, None]], 1).numpy()
+        geom = stroke_geometry(shape, strokes.double(), frames.double(), native.double()).numpy()
         colors = stroke_colors(strokes, self.canvas.shape[0]).float().contiguous().numpy()
         canvas = self.canvas.numpy()
         clips = None if clips is None else clips.float()
@@ -150,7 +180,7 @@ class TexturedSession(Session):
                 off += a.numel()
                 flat.append(a.reshape(-1))
             alpha = torch.cat(flat).float().contiguous().numpy()
-            seeds = np.arange(self.count + i, self.count + j, dtype=np.int64) * 7919 + SEED
+            seeds = texture_seeds(self.count + i, j - i)
             self.medium.kernel(canvas, self.maps, alpha, offs, wins, np.ascontiguousarray(geom[i:j]),
                                np.ascontiguousarray(colors[i:j]), seeds, self.unit, self.medium.prm())
         self.count += n
@@ -164,6 +194,7 @@ class TexturedMedium(Medium):
 
     #: the medium's own canvas-sized layers (height, pigment, paper...), their count
     layers: int = 0
+    textured = True
 
     def session(self, shape, height, width, background, native=None) -> Session:
         self.check(shape, background)

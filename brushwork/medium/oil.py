@@ -29,6 +29,7 @@ from torch import Tensor
 
 from ..stroke.bezier import Bezier
 from ..stroke.canvas import Background
+from . import soft as S
 from .base import TexturedMedium, num, svg_path_id
 from .textures import band, curve_length, hash01_py, local_coords, noise2, sat, smoothstep, texel_unit, weave_map
 
@@ -155,6 +156,29 @@ class Oil(TexturedMedium):
 
     def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
         oil_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
+
+    def soft_paint(self, alpha, geom, px, py, maps, seeds, unit, color, under):
+        """`oil_kernel`'s coverage and paint in torch: bristles on coverage and brightness, dry tail, ragged
+        sides.  The relief is lit only once all strokes are down (`finish`): the optimiser does not see it."""
+        p = self.params
+        g = geom.double()
+        bristles = S.per_stroke(((g[:, 6] + g[:, 7]) / g[:, 8] / p["bristle_px"]).clamp(5.0, 80.0))
+        along = S.per_stroke((S.curve_length(g) / g[:, 8] / p["streak_px"]).clamp(min=0.5))
+        fade = S.band(2.0 * S.per_stroke(g[:, 6]) / bristles)
+        seed = S.per_stroke(seeds)
+        t, v = S.local_coords(g, px, py)
+        c = (v + 1.0) * 0.5 * bristles
+        b1 = S.noise2(c, torch.full_like(c, 0.5), seed)
+        b2 = S.noise2(c * 0.5 + 11.0, t * along, seed + 5)
+        b = S.smoothstep(0.15, 0.85, 0.6 * b1 + 0.4 * b2)
+        b = 0.5 + (b - 0.5) * fade
+        thr = -0.35 + p["dry"] * S.smoothstep(0.45, 1.0, t)
+        side = S.sat((1.25 - v.abs()) / (0.1 + 0.3 * b))
+        cov = alpha * (S.smoothstep(thr - 0.12, thr + 0.12, b) * side).to(alpha.dtype)
+        shade = (1.0 + p["brightness"] * (2.0 * b - 1.0)).to(alpha.dtype)[:, None]
+        col = color[:, :, None, None].to(alpha.dtype)
+        paint = torch.cat([(col[:, :3] * shade).clamp(max=1.0), col[:, 3:].expand(-1, -1, *shade.shape[2:])], 1)
+        return cov, paint
 
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
         paint = torch.from_numpy(maps[0])

@@ -14,9 +14,11 @@ import math
 
 import numba
 import numpy as np
+import torch
 from torch import Tensor
 
 from ..stroke.canvas import Background
+from . import soft as S
 from .base import TexturedMedium
 from .textures import band, curve_length, local_coords, noise2, smoothstep, texel_unit
 
@@ -85,6 +87,30 @@ class Pastel(TexturedMedium):
 
     def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
         pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
+
+    def soft_paint(self, alpha, geom, px, py, maps, seeds, unit, color, under):
+        """`pastel_kernel`'s coverage and paint in torch: the tooth (and the pigment already in it) against
+        the stroke's pressure, the stick's grain."""
+        p = self.params
+        g = geom.double()
+        grains = S.per_stroke(((g[:, 6] + g[:, 7]) / g[:, 8] / p["grain_px"]).clamp(4.0, 80.0))
+        along = S.per_stroke((S.curve_length(g) / g[:, 8] / 30.0).clamp(min=0.5))
+        fade = S.band(S.per_stroke(g[:, 6] + g[:, 7]) / grains)
+        t, v = S.local_coords(g, px, py)
+        grain = 0.5 + (S.noise2((v + 1.0) * 0.5 * grains, t * along, S.per_stroke(seeds)) - 0.5) * fade
+        a0, a2 = S.per_stroke(g[:, 9]), S.per_stroke(g[:, 10])
+        press = (a0 + (a2 - a0) * t) * (0.85 + 0.15 * torch.sin(S.PI * t))
+        surf = maps[:, 0].double() + maps[:, 1].double() + 0.3 * (grain - 0.5)
+        thr = 1.0 - press
+        cov = alpha * (p["floor"] + (1.0 - p["floor"]) * S.smoothstep(thr - p["soft"], thr + p["soft"], surf)).to(alpha.dtype)
+        shade = (1.0 + p["grain"] * (grain - 0.5)).to(alpha.dtype)[:, None]
+        col = color[:, :, None, None].to(alpha.dtype)
+        paint = torch.cat([(col[:, :3] * shade).clamp(max=1.0), col[:, 3:].expand(-1, -1, *shade.shape[2:])], 1)
+        return cov, paint
+
+    def soft_update(self, maps, coverage, alpha):
+        fill = (maps[:, 1] + self.params["fill"] * coverage * alpha).clamp(max=1.0)
+        return torch.stack([maps[:, 0], fill.to(maps.dtype)], 1)
 
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
         return self.paper_grain(canvas, maps, PAPER_GRAIN)

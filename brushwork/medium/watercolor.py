@@ -23,9 +23,11 @@ import math
 
 import numba
 import numpy as np
+import torch
 from torch import Tensor
 
 from ..stroke.canvas import Background
+from . import soft as S
 from .base import TexturedMedium, num
 from .textures import local_coords, noise2, smoothstep, texel_unit
 
@@ -97,6 +99,30 @@ class Watercolor(TexturedMedium):
 
     def kernel(self, canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm):
         watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, prm)
+
+    def soft_paint(self, alpha, geom, px, py, maps, seeds, unit, color, under):
+        """`watercolor_kernel`'s coverage and paint in torch: the wet edge, the drying rim and the
+        granulation (pigment density), the glaze over paint already down."""
+        p = self.params
+        g = geom.double()
+        inv = 1.0 / (unit * p["bloom_texels"])
+        t, v = S.local_coords(g, px, py)
+        av = v.abs()
+        nz = S.noise2((px.double() * inv).expand_as(v), (py.double() * inv).expand_as(v), S.per_stroke(seeds))
+        cov = alpha * (0.4 + 0.6 * S.smoothstep(0.0, p["wet"], 1.0 - av + 0.25 * (nz - 0.5))).to(alpha.dtype)
+        dens = 1.0 + p["edge_dark"] * (S.smoothstep(0.55, 0.95, av) * (0.6 + 0.8 * nz) - 0.3)
+        dens = (dens * (1.0 + p["granulation"] * (0.5 - maps[:, 0].double())))[:, None]
+        gl = (p["glaze"] * maps[:, 1].double())[:, None]
+        col = color.double()[:, :, None, None]
+        c3 = col[:, :3]
+        layer = (torch.exp(dens * torch.log(c3.clamp(min=1e-3))) / (1.0 - gl + gl * c3)).clamp(max=1.0)
+        mixed = (1.0 - gl) * layer + gl * under[:, :3].double() * layer
+        paint = torch.cat([mixed, col[:, 3:].expand(-1, -1, *mixed.shape[2:])], 1).to(alpha.dtype)
+        return cov, paint
+
+    def soft_update(self, maps, coverage, alpha):
+        painted = maps[:, 1] + (1.0 - maps[:, 1]) * coverage
+        return torch.stack([maps[:, 0], painted.to(maps.dtype)], 1)
 
     def finish(self, canvas: Tensor, maps: np.ndarray, unit: float, background: Background) -> Tensor:
         return self.paper_grain(canvas, maps, PAPER_GRAIN)

@@ -55,16 +55,22 @@ def _blur(x: Tensor, k: int) -> Tensor:
 
 
 def oriented_strokes(shape, target: Tensor, iy: Tensor, ix: Tensor, length: float, k: int, side: float, colors: Tensor,
-                     gen: torch.Generator) -> Tensor:
+                     gen: torch.Generator, detail: float = 0.0) -> Tensor:
     """Strokes (n, 13) centred on pixels (iy, ix), about ``length`` px long (x 0.6-1.4) along the local
     edges (perpendicular to the gradient of the target blurred by ``k`` px, +-0.3 rad), coloured
-    ``colors`` (n, 3); frame side ``side`` px at the origin."""
+    ``colors`` (n, 3); frame side ``side`` px at the origin.  ``detail`` > 0: the length also follows the
+    detail, x (median gradient / gradient there) ** detail within [0.5, 2]: shorter where the image is
+    busy, longer where it is flat."""
     n = len(iy)
     tb = _blur(target.mean(0, keepdim=True), k)[0]
     gy = F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1))[iy, ix]
     gx = F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0))[iy, ix]
     ang = torch.atan2(gy, gx) + math.pi / 2 + 0.3 * torch.randn(n, generator=gen)
     ln = length * (0.6 + 0.8 * torch.rand(n, generator=gen))
+    if detail > 0:
+        gall = torch.hypot(F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1)), F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0)))
+        ref = gall.median().clamp(min=1e-4)
+        ln = ln * (ref / torch.hypot(gx, gy).clamp(min=1e-4)).pow(detail).clamp(0.5, 2.0)
     s = torch.empty(n, N_PARAMS)
     s[:, :N_SHAPE] = shape.place(ix.float() + 0.5, iy.float() + 0.5, ln, ang, side)
     s[:, COLOR] = colors

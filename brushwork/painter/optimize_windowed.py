@@ -32,16 +32,19 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
 from ..device import available_memory
+from ..medium import Medium, get_medium
+from ..medium.base import stroke_geometry, texture_seeds
 from ..stroke import COLOR, N_PARAMS, N_SHAPE, Shape, get_shape
 from ..stroke.base import area_chunks, windows_from_boxes
 from ..stroke.bezier import Bezier
-from ..stroke.canvas import paint_strokes, stroke_colors
+from ..stroke.canvas import Background, paint_strokes, stroke_colors
 from .adam import Adam, check_stop
 from .joint_windowed import refine_windowed
 from .joint_windowed import supports as supports_joint
@@ -80,6 +83,10 @@ class DetailConfig:
     joint_lr: float = 0.2  # Adam LR of the joint pass (the best of those tried: docs/choices.md#joint-pass)
     joint_fixed: float = 0.05  # the first strokes (this fraction; the canvas-sized ones) stay fixed in it
     joint_share: float = 0.5  # with a time budget and joint_iters > 0: the stages' share of the time
+    detail_size: float = 0.0  # > 0: seed lengths also follow the detail (`optimize.oriented_strokes`); 0: off
+    texture_every: int = 4  # --medium-aware: a stage recomputes the medium's texture under its strokes every
+    # this many iterations and holds it in between (1: every iteration, with the texture's own gradient;
+    # docs/choices.md#media-aware)
 
 
 #: Named presets (``--detail``).  Measured figures: docs/benchmarks/paint-512.md,
@@ -188,12 +195,12 @@ def _pick_seeds(err: Tensor, cell: int, m: int, gen: torch.Generator) -> tuple[T
 
 
 def _seed(shape: Shape, target: Tensor, err: Tensor, m: int, length: float, cell: int, side: float,
-          gen: torch.Generator) -> Tensor:
+          gen: torch.Generator, detail: float = 0.0) -> Tensor:
     """m strokes (m, 13) at the error's maxima, ~length px long along the local edges."""
     iy, ix = _pick_seeds(err, cell, m, gen)
     m = len(iy)
     k = max(1, int(length // 4) | 1)
-    return oriented_strokes(shape, target, iy, ix, length, k, side, target[:, iy, ix].T, gen)
+    return oriented_strokes(shape, target, iy, ix, length, k, side, target[:, iy, ix].T, gen, detail)
 
 
 def _gather(img: Tensor, x0: Tensor, y0: Tensor, h: int, w: int) -> Tensor:
@@ -225,10 +232,33 @@ def _closed_color(a: Tensor, cw: Tensor, tw: Tensor, palette: Tensor | None) -> 
     return c
 
 
+def _closed_color_gain(k: Tensor, g: Tensor, cw: Tensor, tw: Tensor, palette: Tensor | None) -> Tensor:
+    """`_closed_color` for a stroke that paints ``cw (1 - k) + k g c``: coverage k (n, 1, h, w), a gain g
+    (n, 3, h, w) on its colour (a medium's brightness texture): argmin_c sum (cw (1 - k) + k g c - tw)^2."""
+    kg = k * g
+    num = (kg * (tw - cw + k * cw)).sum((2, 3))
+    den = (kg * kg).sum((2, 3)).clamp(min=1e-6)
+    c = (num / den).clamp(0.0, 1.0)
+    if palette is not None:
+        c = palette[torch.cdist(c, palette).argmin(1)]
+    return c
+
+
+@dataclass
+class _Texture:
+    """A textured medium as a stage sees it (--medium-aware): its layers (K, h, w) at the stage's
+    resolution, canvas px per texel, and the painting index the stage's first stroke would get."""
+
+    medium: Medium
+    maps: Tensor
+    unit: float
+    first: int
+
+
 class _Chunk:
     """Strokes of a stage sharing one window size, with their fixed canvas and target windows."""
 
-    def __init__(self, idx, win, canvas, target, height, width, frames, native):
+    def __init__(self, idx, win, canvas, target, height, width, frames, native, tex: _Texture | None = None):
         self.idx = idx
         self.win = win
         self.px, self.py = win.grids()
@@ -237,12 +267,58 @@ class _Chunk:
         self.ring = _ring(win.x0, win.y0, win.h, win.w, height, width)
         self.frames, self.native = frames[idx], native[idx]
         self.base = ((self.cw - self.tw) ** 2).sum((1, 2, 3))  # error without the stroke
+        self.tex = tex
+        if tex is not None:  # the medium's layers under the windows, the texture seeds, the colour so far
+            self.mw = _gather(tex.maps, win.x0, win.y0, win.h, win.w)
+            self.seeds = torch.from_numpy(texture_seeds(tex.first, len(frames)))[idx]
+            self.color: Tensor | None = None
+            self.held: tuple[Tensor, Tensor] | None = None  # the texture (coverage factor, gain) held
+            self.calls = 0
 
-    def loss(self, shape, s, palette, border):
+    def loss(self, shape, s, palette, border, every: int = 1):
         a = shape.soft_window(s, self.frames, self.native, self.px, self.py)[:, None]
+        if self.tex is not None:
+            return self._textured_loss(shape, s, a, palette, every)
         with torch.no_grad():
             c = _closed_color(a, self.cw, self.tw, palette)
         res = a * (c[:, :, None, None] - self.cw) + (self.cw - self.tw)
+        err = (res * res).sum((1, 2, 3))
+        pen = (a[:, 0] * self.ring).sum((1, 2))
+        return err, pen, c
+
+    def _textured_loss(self, shape, s, a, palette, every):
+        """The loss through the medium (`Medium.soft_paint`): coverage k, paint p = g c with the gain g
+        taken at the last colour (exact for oil and pastel, whose paint is the colour times a brightness;
+        watercolour's density makes it a fixed point, refined as the colour is), the colour in closed form.
+        ``every`` > 1: the texture (k / alpha and g) is recomputed every ``every`` calls without a graph and
+        held in between: the gradient reaches the stroke through its alpha under the texture."""
+        tex = self.tex
+        if self.color is None:
+            with torch.no_grad():
+                self.color = _closed_color(a, self.cw, self.tw, palette)
+        c0 = self.color.clamp(0.02, 1.0)  # the gain at a colour of 0 would be 0 (0 / 0): the colour could not leave it
+        if every <= 1:
+            geom = stroke_geometry(shape, s, self.frames, self.native)
+            k, paint = tex.medium.soft_paint(a[:, 0], geom, self.px, self.py, self.mw, self.seeds, tex.unit, c0,
+                                             self.cw)
+            k = k[:, None]
+            g = paint[:, :3] / c0[:, :, None, None]
+        else:
+            if self.held is None or self.calls % every == 0:
+                with torch.no_grad():
+                    geom = stroke_geometry(shape, s.detach(), self.frames, self.native)
+                    m, paint = tex.medium.soft_paint(torch.ones_like(a[:, 0]), geom, self.px, self.py, self.mw,
+                                                     self.seeds, tex.unit, c0, self.cw)
+                    # pixels the stroke does not reach yet take the flat coverage until the next refresh:
+                    # a texture that ends at the stroke's edge (oil's ragged sides) must not pin it there
+                    m = torch.where(a[:, 0].detach() > 0.02, m, torch.ones_like(m))
+                    self.held = (m[:, None], paint[:, :3] / c0[:, :, None, None])
+            self.calls += 1
+            k, g = a * self.held[0], self.held[1]
+        with torch.no_grad():
+            c = _closed_color_gain(k, g, self.cw, self.tw, palette)
+        self.color = c
+        res = k * (g * c[:, :, None, None] - self.cw) + (self.cw - self.tw)
         err = (res * res).sum((1, 2, 3))
         pen = (a[:, 0] * self.ring).sum((1, 2))
         return err, pen, c
@@ -280,11 +356,13 @@ def window_bounds(shape, init, frames, native, cfg):
     return lo, hi, torch.cat([e_lo - pad, e_hi + pad], 1)
 
 
-def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, palette, deadline, bar, stop=None):
-    """Optimise strokes init (m, 13) independently in their windows; returns (m, 13) with colours."""
+def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, palette, deadline, bar, stop=None,
+                    tex: _Texture | None = None):
+    """Optimise strokes init (m, 13) independently in their windows; returns (m, 13) with colours.
+    ``tex``: the medium they are optimised for (None: flat)."""
     h, w = target.shape[-2:]
     lo, hi, boxes = window_bounds(shape, init, frames, native, cfg)
-    chunks = [_Chunk(idx, windows_from_boxes(boxes[idx], h, w), canvas, target, h, w, frames, native)
+    chunks = [_Chunk(idx, windows_from_boxes(boxes[idx], h, w), canvas, target, h, w, frames, native, tex)
               for idx in area_chunks(boxes, h, w, cfg.chunk_pixels)]
     span = hi - lo
     u0 = ((init[:, :N_SHAPE] - lo) / span).clamp(0.002, 0.998)
@@ -298,7 +376,7 @@ def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, pal
         z.grad = None
         tot = 0.0
         for ch in chunks:
-            err, pen, _ = ch.loss(shape, par(z)[ch.idx], palette, cfg.border)
+            err, pen, _ = ch.loss(shape, par(z)[ch.idx], palette, cfg.border, cfg.texture_every)
             (err.sum() + cfg.border * pen.sum()).backward()
             if _DEBUG:
                 tot += float((err.detach() - ch.base).sum())
@@ -312,7 +390,9 @@ def _optimise_stage(shape, init, frames, native, canvas, target, cfg, iters, pal
         s = par(z)
         out[:, :N_SHAPE] = s
         for ch in chunks:
-            _, _, c = ch.loss(shape, s[ch.idx], palette, cfg.border)
+            if ch.tex is not None:
+                ch.held = None  # the final colour under the final texture
+            _, _, c = ch.loss(shape, s[ch.idx], palette, cfg.border, cfg.texture_every)
             out[ch.idx, COLOR] = c
     return out.clamp(0.0, 1.0)
 
@@ -353,6 +433,37 @@ def _composite_accept(canvas, target, shape, strokes, frames, native, force: boo
     return keep
 
 
+@torch.no_grad()
+def _composite_accept_textured(canvas: Tensor, maps: Tensor, target: Tensor, medium: Medium, unit: float, first: int,
+                               shape: Shape, strokes: Tensor, frames: Tensor, native: Tensor,
+                               force: bool = False) -> Tensor:
+    """`_composite_accept` in a textured medium: each stroke painted by the medium's own kernel onto canvas
+    and its layers ``maps`` (in place), kept if it lowers the squared error where it paints (all if
+    ``force``), undone if not; a kept stroke gets the painting's next index (``first``, then up), so its
+    texture is the one the final rendering draws.  Returns the boolean mask of the kept strokes."""
+    ch_n, h, w = canvas.shape
+    keep = torch.zeros(len(strokes), dtype=torch.bool)
+    cn, mn = canvas.numpy(), maps.numpy()
+    colors = stroke_colors(strokes, ch_n).float().contiguous().numpy()
+    geom = stroke_geometry(shape, strokes.double(), frames.double(), native.double()).numpy()
+    alphas = window_alphas(shape, strokes, frames, native, h, w)
+    prm, offs = medium.prm(), np.zeros(1, np.int64)
+    for i in range(len(strokes)):
+        a, y0, x0 = alphas[i]
+        alphas[i] = None
+        hh, ww = a.shape
+        view, tv = canvas[:, y0 : y0 + hh, x0 : x0 + ww], target[:, y0 : y0 + hh, x0 : x0 + ww]
+        old, old_maps = view.clone(), maps[:, y0 : y0 + hh, x0 : x0 + ww].clone()
+        medium.kernel(cn, mn, a.float().contiguous().reshape(-1).numpy(), offs, np.array([[y0, x0, hh, ww]], np.int64),
+                      geom[i : i + 1], colors[i : i + 1], texture_seeds(first + int(keep.sum()), 1), unit, prm)
+        if force or float(((view[:3] - tv) ** 2).sum()) < float(((old[:3] - tv) ** 2).sum()):
+            keep[i] = True
+        else:
+            view.copy_(old)
+            maps[:, y0 : y0 + hh, x0 : x0 + ww] = old_maps
+    return keep
+
+
 def stage_plan(n_strokes: int | None, cfg: DetailConfig) -> list[int]:
     """Stroke counts of the stages: cfg.first, then growing by cfg.growth, summing to n_strokes (the
     last stage takes the remainder).  None: a long open-ended plan (cut by the time budget)."""
@@ -386,6 +497,8 @@ def paint_windowed(
     on_refined=None,
     painted: int = 0,
     stop: Callable[[], bool] | None = None,
+    medium: str | Medium | None = None,
+    index0: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """Paint ``target`` (3, H, W) in [0, 1] with exactly ``n_strokes`` strokes over ``canvas`` (C, H, W).
 
@@ -395,7 +508,11 @@ def paint_windowed(
     with all strokes after the joint pass (they replace the earlier ones).  ``painted``: strokes already on
     ``canvas`` that count towards the stroke size (L ~ side / sqrt(strokes so far)): the new strokes are
     sized as the detail that follows them, not as a first layer.  ``stop()``: checked before every
-    iteration of every stage and of the joint pass; True raises `adam.Stopped`.
+    iteration of every stage and of the joint pass; True raises `adam.Stopped`.  ``medium``: a textured
+    medium (`brushwork.medium`) the strokes are placed and coloured for (--medium-aware): the stages see
+    its coverage and paint (`Medium.soft_paint`) and paint their canvas with its kernel; the joint pass
+    stays flat (docs/method.md, "Media").  None or flat: the flat optimiser, unchanged.  ``index0``: the
+    painting index of the first new stroke (a resumed painting's stroke count: it seeds their texture).
     """
     cfg = cfg if cfg is not None else DetailConfig()
     if n_strokes is None and deadline is None:
@@ -408,8 +525,11 @@ def paint_windowed(
         shape = get_shape(shape_name)
         joint = cfg.joint_iters > 0 and supports_joint(shape)
         stage_deadline = deadline if deadline is None or not joint else start + (deadline - start) * cfg.joint_share
+        medium = get_medium(medium) if medium is not None else None
+        if medium is not None and not medium.textured:
+            medium = None  # flat: the optimiser's own look
         strokes, frames = _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progress, native,
-                                          on_stage, stage_deadline, painted, stop)
+                                          on_stage, stage_deadline, painted, stop, medium, index0)
         if joint and len(strokes):
             strokes = _joint(target, strokes, shape, canvas, cfg, palette, progress, native, deadline, stop)
             if on_refined is not None:
@@ -452,6 +572,8 @@ class _Run:
     deadline: float | None
     gen: torch.Generator
     stop: Callable[[], bool] | None
+    medium: Medium | None = None  # a textured medium the stages see (None: flat)
+    index0: int = 0  # the painting index of the first new stroke (texture seeds)
     kept: list[Tensor] = field(default_factory=list)  # each stage's kept strokes
     n_kept: int = 0
     carry: int = 0  # strokes a stage could not seed or did not keep: the next stage's to place
@@ -459,6 +581,14 @@ class _Run:
     f: float | None = None  # the current stage resolution (fraction of the output's size)
     stage_canvas: Tensor | None = None  # canvas and target at that resolution
     stage_target: Tensor | None = None
+    stage_maps: Tensor | None = None  # the medium's layers at that resolution (textured media)
+    unit: float = 1.0  # canvas px per texel at that resolution
+
+    def texture(self) -> _Texture | None:
+        """The medium as the next stage sees it (None: flat)."""
+        if self.medium is None:
+            return None
+        return _Texture(self.medium, self.stage_maps, self.unit, self.index0 + self.n_kept)
 
     @property
     def side(self) -> float:
@@ -466,11 +596,11 @@ class _Run:
 
 
 def _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progress, native, on_stage, deadline,
-                    painted=0, stop=None):
+                    painted=0, stop=None, medium=None, index0=0):
     """The stages: each seeds strokes where the error is, optimises them in their windows and keeps those
     that help; returns (strokes (N, 13), frames (N, 3): the whole canvas) at most ``n_strokes``."""
     run = _Run(target, canvas, shape, cfg, palette, float(max(target.shape[1:])) if native is None else float(native),
-               n_strokes, painted, deadline, torch.Generator().manual_seed(seed), stop)
+               n_strokes, painted, deadline, torch.Generator().manual_seed(seed), stop, medium, index0)
     plan = stage_plan(n_strokes, cfg)
     bar = tqdm(total=sum(plan) if n_strokes is not None else None, desc="optimize", disable=not progress,
                leave=False, dynamic_ncols=True, unit="stroke")
@@ -484,7 +614,7 @@ def _paint_windowed(target, n_strokes, shape, canvas, cfg, seed, palette, progre
         init, fr, nat, iters = iters
         t0 = time.monotonic()
         new = _optimise_stage(shape, init, fr, nat, run.stage_canvas, run.stage_target, cfg, iters, palette, deadline,
-                              None, stop) if len(init) else init
+                              None, stop, run.texture()) if len(init) else init
         _measure_rate(run, init, fr, nat, iters, time.monotonic() - t0)
         good = _keep_helpful(run, new, fr, nat, force)
         bar.update(len(good))
@@ -538,7 +668,14 @@ def _stage_resolution(run: _Run, m: int) -> float:
         run.f = f
         run.stage_target = _resize(run.target, hs, ws)
         run.stage_canvas = _resize(run.canvas, hs, ws).clone()
-        if run.kept:
+        if run.medium is not None:  # the kept strokes in the medium, its layers with them
+            sess = run.medium.session(run.shape, hs, ws, Background.parse("black"), run.native * f)
+            sess.canvas, sess.count = run.stage_canvas.float().contiguous(), run.index0
+            if run.kept:
+                prev = torch.cat(run.kept)
+                sess.paint(prev, torch.tensor([0.0, 0.0, side * f]).expand(len(prev), 3))
+            run.stage_canvas, run.stage_maps, run.unit = sess.canvas, torch.from_numpy(sess.maps), sess.unit
+        elif run.kept:
             prev = torch.cat(run.kept)
             paint_strokes(run.stage_canvas, run.shape, prev, torch.tensor([0.0, 0.0, side * f]).expand(len(prev), 3),
                           run.native * f)
@@ -550,7 +687,8 @@ def _stage_seeds(run: _Run, m: int, length: float) -> tuple[Tensor, Tensor, Tens
     and brush scales (n,) at the stage's resolution; the strokes it could not seed are carried."""
     ls = length * run.f  # stroke length in stage px
     err = _error_map(run.stage_target, run.stage_canvas, max(1, int(ls // 4) | 1))
-    init = _seed(run.shape, run.stage_target, err, m, ls, max(1, int(run.cfg.cell * ls)), run.side * run.f, run.gen)
+    init = _seed(run.shape, run.stage_target, err, m, ls, max(1, int(run.cfg.cell * ls)), run.side * run.f, run.gen,
+                 run.cfg.detail_size)
     run.carry += m - len(init)
     fr = torch.tensor([0.0, 0.0, run.side * run.f]).expand(len(init), 3).contiguous()
     return init, fr, torch.full((len(init),), run.native * run.f)
@@ -598,8 +736,13 @@ def _measure_rate(run: _Run, init: Tensor, fr: Tensor, nat: Tensor, iters: int, 
 def _keep_helpful(run: _Run, new: Tensor, fr: Tensor, nat: Tensor, force: bool) -> Tensor:
     """Paint the stage's strokes that lower the error (all if ``force``) onto the stage canvas; the
     others are carried to the next stage.  Returns the kept strokes."""
-    keep = _composite_accept(run.stage_canvas, run.stage_target, run.shape, new, fr, nat, force=force) if len(new) \
-        else torch.zeros(0, dtype=torch.bool)
+    if not len(new):
+        keep = torch.zeros(0, dtype=torch.bool)
+    elif run.medium is not None:
+        keep = _composite_accept_textured(run.stage_canvas, run.stage_maps, run.stage_target, run.medium, run.unit,
+                                          run.index0 + run.n_kept, run.shape, new, fr, nat, force=force)
+    else:
+        keep = _composite_accept(run.stage_canvas, run.stage_target, run.shape, new, fr, nat, force=force)
     good = new[keep]
     run.kept.append(good)
     run.n_kept += len(good)

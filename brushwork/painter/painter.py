@@ -76,9 +76,14 @@ class PaintConfig:
     height: int = 0  # output height in px (0 = from width / the input)
     background: str = "black"  # black (as the agent was trained), white, grey, transparent or #rrggbb
     # how the strokes meet the canvas: flat (the optimiser's own look), oil, watercolor, pastel (brushwork.medium);
-    # the strokes are placed for the flat look, the medium renders them (PNG, SVG, video, metrics); a resumed
-    # painting keeps its medium unless another one than flat is asked for
+    # the strokes are placed for the medium's look (--medium-aware, below), the medium renders them (PNG, SVG,
+    # video, metrics); a resumed painting keeps its medium unless another one than flat is asked for
     medium: MediumName = DEFAULT_MEDIUM
+    # optimize (bezier): place and colour the strokes for the medium's look: the stages optimise through its
+    # texture (`Medium.soft_paint`) and paint their canvas in it, the joint pass stays flat (on by default,
+    # measured: docs/choices.md#media-aware); off: optimised for the flat look, the medium renders them
+    # after.  No effect with flat or the agent methods
+    medium_aware: bool = True
     palette: list[str] = field(default_factory=list)  # restrict colours to these (#rrggbb), empty = any
     agent: str = "photo"  # shipped agent name or actor .safetensors
     # auto (the agent's training tiling: shifted for agents trained on tiles), overlap (seam-free), paper (the
@@ -401,7 +406,8 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
             strokes, frames = paint_windowed(plan.target, n or None, get_shape(cfg.shape, compiled=cfg.compile), plan.canvas,
                                              dcfg, cfg.seed, plan.palette, progress=not cfg.quiet, native=native,
                                              on_stage=lambda s, f: live(s, f, None), deadline=plan.deadline,
-                                             on_refined=lambda s, f: live(s, f, None, replace=True), stop=plan.stop)
+                                             on_refined=lambda s, f: live(s, f, None, replace=True), stop=plan.stop,
+                                             medium=plan.medium if cfg.medium_aware else None, index0=plan.n_old)
             plan.n = plan.n_old + len(strokes)  # a time budget alone decides the count
             bar.total = len(strokes)
             bar.update(len(strokes))
