@@ -290,13 +290,16 @@ def test_medium_aware_paints_in_the_medium_and_flat_is_unchanged():
 
 
 def test_no_medium_aware_is_the_flat_painting_rendered_in_the_medium(tmp_path):
-    """--no-medium-aware: the strokes are the flat painting's (the texture applied after); --medium-aware
-    (the default) places them for the medium."""
+    """--medium-aware False: the strokes are the flat painting's (the texture applied after); True places
+    them for the medium; unset, each medium's own default (`Medium.aware`) decides."""
     src = photo(tmp_path / "in.png", (40, 32))
     kw = dict(strokes=12, method="optimize", optimize_iters=2, width=32, quiet=True)
     flat = paint(src, **kw)
     after = paint(src, medium="watercolor", medium_aware=False, **kw)
-    aware = paint(src, medium="watercolor", **kw)
+    aware = paint(src, medium="watercolor", medium_aware=True, **kw)
     assert torch.equal(after.strokes, flat.strokes) and after.medium == aware.medium == "watercolor"
     assert not torch.equal(aware.strokes, flat.strokes)
-    assert run("paint", src, "-o", tmp_path / "a.png", "--medium", "pastel", "--no-medium-aware", *FAST) == 0
+    for medium in TEXTURED:  # unset: the medium's default
+        default = paint(src, medium=medium, **kw)
+        assert torch.equal(default.strokes, flat.strokes) is not get_medium(medium).aware, medium
+    assert run("paint", src, "-o", tmp_path / "a.png", "--medium", "pastel", "--medium-aware", "False", *FAST) == 0

@@ -110,6 +110,9 @@ class Medium(ABC):
     # --- what the optimiser sees (brushwork.painter.optimize_windowed, --medium-aware) --------------------
     #: the medium changes what a stroke paints (False: flat, the optimiser's own look: nothing to see)
     textured: bool = False
+    #: --medium-aware's default for this medium: the optimiser paints through it when that measured better
+    #: than optimising for the flat look (docs/choices.md#media-aware)
+    aware: bool = False
 
     def soft_paint(self, alpha: Tensor, geom: Tensor, px: Tensor, py: Tensor, maps: Tensor, seeds: Tensor,
                    unit: float, color: Tensor, under: Tensor) -> tuple[Tensor, Tensor]:

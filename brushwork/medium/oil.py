@@ -132,6 +132,7 @@ def light(height: Tensor, unit: float, relief: float, amount: float, specular: f
 
 class Oil(TexturedMedium):
     name = "oil"
+    aware = False  # --medium-aware by default (docs/choices.md#media-aware)
     summary = "bristle streaks, dry-brush tails, impasto relief lit from the upper left, canvas weave"
     layers = 2  # the paint's height, the canvas weave
 

@@ -76,6 +76,7 @@ def pastel_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit, pr
 
 class Pastel(TexturedMedium):
     name = "pastel"
+    aware = True  # --medium-aware by default (docs/choices.md#media-aware)
     summary = "dry pigment caught by the paper's tooth, building up with pressure and layers"
     layers = 2  # the paper's tooth, the pigment filling it
     transparent_ok = False  # the tooth belongs to a paper

@@ -88,6 +88,7 @@ def watercolor_kernel(canvas, maps, alpha, offs, wins, geom, colors, seeds, unit
 
 class Watercolor(TexturedMedium):
     name = "watercolor"
+    aware = True  # --medium-aware by default (docs/choices.md#media-aware)
     summary = "transparent glazes, soft wet edges, dark drying rims, pigment granulating into the paper"
     layers = 2  # the paper's texture, how much paint lies on each pixel
     transparent_ok = False  # glazes need a ground below them

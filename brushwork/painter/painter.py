@@ -80,10 +80,11 @@ class PaintConfig:
     # video, metrics); a resumed painting keeps its medium unless another one than flat is asked for
     medium: MediumName = DEFAULT_MEDIUM
     # optimize (bezier): place and colour the strokes for the medium's look: the stages optimise through its
-    # texture (`Medium.soft_paint`) and paint their canvas in it, the joint pass stays flat (on by default,
-    # measured: docs/choices.md#media-aware); off: optimised for the flat look, the medium renders them
-    # after.  No effect with flat or the agent methods
-    medium_aware: bool = True
+    # texture (`Medium.soft_paint`) and paint their canvas in it, the joint pass stays flat; off: optimised
+    # for the flat look, the medium renders them after.  None: the medium's own default (`Medium.aware`:
+    # on for watercolor and pastel, off for oil, as measured: docs/choices.md#media-aware).  No effect
+    # with flat or the agent methods
+    medium_aware: bool | None = None
     palette: list[str] = field(default_factory=list)  # restrict colours to these (#rrggbb), empty = any
     agent: str = "photo"  # shipped agent name or actor .safetensors
     # auto (the agent's training tiling: shifted for agents trained on tiles), overlap (seam-free), paper (the
@@ -384,6 +385,11 @@ class LiveView:
                          "medium": self.medium})
 
 
+def aware(cfg: PaintConfig, medium: str) -> bool:
+    """Whether the optimiser paints through ``medium`` (--medium-aware, else the medium's own default)."""
+    return get_medium(medium).aware if cfg.medium_aware is None else cfg.medium_aware
+
+
 def recolors(plan: Plan) -> bool:
     """Whether the agent's strokes get fitted colours (`color_fit`): --fit-colors, and neither a palette
     (its colours are fixed) nor a transparent canvas (the fit is for an opaque one)."""
@@ -407,7 +413,7 @@ def produce_strokes(plan: Plan, resume: Painting | None, live: LiveView):
                                              dcfg, cfg.seed, plan.palette, progress=not cfg.quiet, native=native,
                                              on_stage=lambda s, f: live(s, f, None), deadline=plan.deadline,
                                              on_refined=lambda s, f: live(s, f, None, replace=True), stop=plan.stop,
-                                             medium=plan.medium if cfg.medium_aware else None, index0=plan.n_old)
+                                             medium=plan.medium if aware(cfg, plan.medium) else None, index0=plan.n_old)
             plan.n = plan.n_old + len(strokes)  # a time budget alone decides the count
             bar.total = len(strokes)
             bar.update(len(strokes))
