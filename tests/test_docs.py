@@ -41,6 +41,10 @@ CLAIMS = [
           {"method": "optimize", "strokes": "2000"}, "PSNR dB"),
     Claim("in **9.77 s**", "docs/benchmarks/paint-512.md", {"method": "optimize", "strokes": "2000"}, "s / image"),
     Claim("**13.5 s** as a whole", "docs/benchmarks/detail-targets.md", {"cell": "default"}, "s / image"),
+    Claim("4,000 strokes at\n**28.38 dB**", "docs/benchmarks/paint-512-methods.md",
+          {"method": "agent", "strokes": "4000"}, "PSNR dB"),
+    Claim("**28.38 dB** in **3.83 s**", "docs/benchmarks/paint-512-methods.md",
+          {"method": "agent", "strokes": "4000"}, "s / image"),
 ]
 
 #: README phrases whose number is a limit or a setting, not a measurement (so they cite no doc).
