@@ -303,3 +303,24 @@ def test_no_medium_aware_is_the_flat_painting_rendered_in_the_medium(tmp_path):
         default = paint(src, medium=medium, **kw)
         assert torch.equal(default.strokes, flat.strokes) is not get_medium(medium).aware, medium
     assert run("paint", src, "-o", tmp_path / "a.png", "--medium", "pastel", "--medium-aware", "False", *FAST) == 0
+
+
+@pytest.mark.slow
+def test_bench_media_tiny(tmp_path):
+    """`brushwork bench media` end to end on a folder of tiny images: every medium measured, the report written."""
+    from brushwork.bench.cli import Args, main
+    from brushwork.bench.media import MediaArgs
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    photo(folder / "a.png", (40, 32))
+    doc, js = tmp_path / "media.md", tmp_path / "media.json"
+    args = MediaArgs(images=folder, size=32, strokes=12, svg=False, json=js, doc=doc, fetch=False)
+    assert main(Args(bench=args)) == 0
+    result = json.loads(js.read_text())
+    assert result["media"] == list(MEDIA) and len(result["images"]) == 1
+    for m in MEDIA:
+        r = result["images"][0]["media"][m]
+        assert r["strokes"] == 12 and r["psnr"] > 5 and r["seconds"] > 0
+    text = doc.read_text()
+    assert all(f"| {m} |" in text for m in MEDIA)

@@ -28,6 +28,9 @@ class MediaArgs:
     """Brush media: PSNR, SSIM and time per medium; resvg against the PNG."""
 
     images: Path | None = None  # folder of images (default: the dev photos)
+    # fetch the dev photos first when they are missing (as `brushwork data fetch --only photos`); off: a
+    # missing dataset is an error
+    fetch: bool = True
     size: int = 512  # centre-crop to a square and resize to this many px
     media: str = ""  # media, comma-separated (default: all)
     strokes: int = 0  # strokes per painting (0: paint's default for the size)
