@@ -147,7 +147,7 @@ def write_report(result: dict, doc: Path) -> None:
         f"Machine: {machine_line(result['machine'])}.", "",
         f"{len(result['images'])} dev photos centre-cropped to {result['size']} px, the default stroke budget, "
         + ("each medium painted from scratch (the whole process: `paint(..., medium=m)`)." if result["whole"] else
-           "painted once and rendered in each medium (strokes do not depend on the medium)."), "",
+           "painted once for the flat look and rendered in each medium."), "",
         "Targets (issue 33): oil at least flat - 1.5 dB in at most 1.5 x flat's time; watercolour and pastel at "
         "least flat - 2.5 dB; oil's SVG drawn by resvg at least 28 dB against its PNG.", "",
         md_table(["medium", "PSNR dB", "vs flat dB", "SSIM", "seconds", "x flat", "render s", "target",
@@ -155,9 +155,10 @@ def write_report(result: dict, doc: Path) -> None:
                  [[m, fmt(v["psnr"]), fmt(v["dpsnr"]), fmt(v["ssim"], 4), fmt(v["seconds"], 1), fmt(v["time_ratio"]),
                    fmt(v["render_s"]), v["target"], fmt(v.get("svg_psnr")), fmt(v.get("svg_mb"))] for m, v in s.items()]),
         "", "seconds: the whole painting (load, optimisation, the render in the medium, metrics); render s: the "
-        "final render in the medium alone (the only step a medium changes: the strokes do not depend on it). On a "
-        "shared machine the whole-process seconds vary by more than the render's share between runs of identical "
-        "work.",
+        "final render in the medium alone. The media optimised through their texture (`--medium-aware`, each "
+        "medium's default `Medium.aware`: watercolor and pastel) also spend longer placing the strokes; the others "
+        "differ from flat only in the render, and on a shared machine the whole-process seconds vary by more than "
+        "the render's share between runs of identical work.",
         "", "Per image (PSNR dB / SSIM / seconds):", "",
         md_table(["image"] + result["media"],
                  [[img["image"]] + [f"{img['media'][m]['psnr']:.2f} / {img['media'][m]['ssim']:.3f} / "
