@@ -32,7 +32,6 @@ refused naming the differing settings.  ``--smoke``: tiny sizes, for the CPU tes
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import filecmp
@@ -55,6 +54,7 @@ if str(ROOT) not in sys.path:
 from brushwork.agent import train as agent_train  # noqa: E402
 from brushwork.io.files import atomic_write  # noqa: E402
 from brushwork.io.weights import load_checkpoint, read_metadata  # noqa: E402
+from brushwork.options import dataclass_parser  # noqa: E402
 from brushwork.render import train as renderer_train  # noqa: E402
 from brushwork.stroke import SHAPES  # noqa: E402
 
@@ -480,24 +480,8 @@ def main(kit: KitArgs) -> dict:
     return state
 
 
-class Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
 def parse(argv: list[str] | None = None) -> KitArgs:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=Help)
-    d = KitArgs()
-    for f in dataclasses.fields(KitArgs):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(d, f.name)
-        if isinstance(default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
-        elif isinstance(default, (tuple, list)):
-            p.add_argument(flag, nargs="*", default=default)
-        elif f.name in ("work", "data_root"):
-            p.add_argument(flag, type=Path, default=default)
-        else:
-            p.add_argument(flag, type=type(default), default=default)
+    p = dataclass_parser(KitArgs, __doc__, paths=("work", "data_root"))
     ns = vars(p.parse_args(argv))
     for k in ("shapes", "arms"):
         ns[k] = tuple(v for item in ns[k] for v in item.split(",") if v)

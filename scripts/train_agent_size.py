@@ -35,7 +35,6 @@ safetensors and tqdm; matplotlib is optional (without it the curves are drawn wi
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import hashlib
@@ -58,6 +57,7 @@ if str(ROOT) not in sys.path:
 from brushwork.agent import train as agent_train  # noqa: E402
 from brushwork.io.files import atomic_write  # noqa: E402
 from brushwork.io.weights import load_checkpoint  # noqa: E402
+from brushwork.options import dataclass_parser  # noqa: E402
 
 STAGES = ("scales", "size")
 PACKED = ("checkpoint.pt", "log.csv", "actor.safetensors")  # a stage's work files that resume it
@@ -361,23 +361,8 @@ def main(a: SizeArgs) -> dict:
     return state
 
 
-class Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
 def parse(argv: list[str] | None = None) -> SizeArgs:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=Help)
-    d = SizeArgs()
-    for f in dataclasses.fields(SizeArgs):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(d, f.name)
-        if isinstance(default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
-        elif f.name in ("out", "work", "data_root"):
-            p.add_argument(flag, type=Path, default=default)
-        else:
-            p.add_argument(flag, type=type(default), default=default)
-    return SizeArgs(**vars(p.parse_args(argv)))
+    return SizeArgs(**vars(dataclass_parser(SizeArgs, __doc__, paths=("out", "work", "data_root")).parse_args(argv)))
 
 
 if __name__ == "__main__":
