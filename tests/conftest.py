@@ -1,5 +1,11 @@
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +38,12 @@ def pytest_terminal_summary(terminalreporter):
                if isinstance(r.longrepr, tuple) and "browser tests skipped" in r.longrepr[2]}
     for reason in sorted(reasons):
         terminalreporter.write_line(reason.removeprefix("Skipped: "), yellow=True, bold=True)
+
+
+def load_script(name: str):
+    """scripts/NAME.py imported as the module NAME (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod

@@ -2,7 +2,6 @@
 renderer training, DDPG updates of both arms, checkpoints, a kill in the middle of a checkpoint write, resume,
 judging and export under the output limits; and the atomic writes it relies on."""
 
-import importlib.util
 import io
 import json
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_script
 
 from brushwork.io import weights
 from brushwork.io.weights import WeightsError, load_checkpoint, load_weights, save_checkpoint, save_weights
@@ -22,11 +22,7 @@ KIT_PATH = Path(__file__).resolve().parents[1] / "scripts" / "gpu_kit.py"
 
 @pytest.fixture(scope="module")
 def kit():
-    spec = importlib.util.spec_from_file_location("gpu_kit", KIT_PATH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_kit"] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("gpu_kit")
 
 
 class Killed(BaseException):

@@ -1,28 +1,22 @@
 """scripts/train_agent_size.py (issue 31's GPU run) end to end on the CPU at a tiny size, so that it runs the first
 time on a GPU: both stages through the real trainer, OUT's files and limits, resume from OUT alone."""
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 from PIL import Image
 
 from brushwork.io.weights import load_weights
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_agent_size.py"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_agent_size", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["train_agent_size"] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("train_agent_size")
 
 
 def photos(folder: Path, n: int = 24) -> Path:
