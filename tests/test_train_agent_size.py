@@ -13,7 +13,6 @@ from PIL import Image
 from brushwork.io.weights import load_weights
 
 
-
 @pytest.fixture(scope="module")
 def script():
     return load_script("train_agent_size")
