@@ -63,13 +63,12 @@ def oriented_strokes(shape, target: Tensor, iy: Tensor, ix: Tensor, length: floa
     busy, longer where it is flat."""
     n = len(iy)
     tb = _blur(target.mean(0, keepdim=True), k)[0]
-    gy = F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1))[iy, ix]
-    gx = F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0))[iy, ix]
+    gy_map, gx_map = F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1)), F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0))
+    gy, gx = gy_map[iy, ix], gx_map[iy, ix]
     ang = torch.atan2(gy, gx) + math.pi / 2 + 0.3 * torch.randn(n, generator=gen)
     ln = length * (0.6 + 0.8 * torch.rand(n, generator=gen))
     if detail > 0:
-        gall = torch.hypot(F.pad(tb[2:] - tb[:-2], (0, 0, 1, 1)), F.pad(tb[:, 2:] - tb[:, :-2], (1, 1, 0, 0)))
-        ref = gall.median().clamp(min=1e-4)
+        ref = torch.hypot(gy_map, gx_map).median().clamp(min=1e-4)
         ln = ln * (ref / torch.hypot(gx, gy).clamp(min=1e-4)).pow(detail).clamp(0.5, 2.0)
     s = torch.empty(n, N_PARAMS)
     s[:, :N_SHAPE] = shape.place(ix.float() + 0.5, iy.float() + 0.5, ln, ang, side)

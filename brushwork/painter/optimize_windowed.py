@@ -221,23 +221,13 @@ def _ring(x0: Tensor, y0: Tensor, h: int, w: int, height: int, width: int) -> Te
     return r.clamp(max=1)
 
 
-def _closed_color(a: Tensor, cw: Tensor, tw: Tensor, palette: Tensor | None) -> Tensor:
+def _closed_color(a: Tensor, cw: Tensor, tw: Tensor, palette: Tensor | None, gain: Tensor | None = None) -> Tensor:
     """Least-squares colour (n, 3) of strokes with alpha a (n, 1, h, w) over canvas windows cw
-    (n, 3, h, w) against target windows tw: argmin_c sum (cw (1 - a) + a c - tw)^2."""
-    num = (a * (a * cw + tw - cw)).sum((2, 3))
-    den = (a * a).sum((2, 3)).clamp(min=1e-6)
-    c = (num / den).clamp(0.0, 1.0)
-    if palette is not None:
-        c = palette[torch.cdist(c, palette).argmin(1)]
-    return c
-
-
-def _closed_color_gain(k: Tensor, g: Tensor, cw: Tensor, tw: Tensor, palette: Tensor | None) -> Tensor:
-    """`_closed_color` for a stroke that paints ``cw (1 - k) + k g c``: coverage k (n, 1, h, w), a gain g
-    (n, 3, h, w) on its colour (a medium's brightness texture): argmin_c sum (cw (1 - k) + k g c - tw)^2."""
-    kg = k * g
-    num = (kg * (tw - cw + k * cw)).sum((2, 3))
-    den = (kg * kg).sum((2, 3)).clamp(min=1e-6)
+    (n, 3, h, w) against target windows tw: argmin_c sum (cw (1 - a) + a g c - tw)^2, where ``gain`` g
+    (n, 3, h, w) scales the colour (a medium's brightness texture; None: 1, the flat stroke)."""
+    ag = a if gain is None else a * gain
+    num = (ag * (a * cw + tw - cw)).sum((2, 3))
+    den = (ag * ag).sum((2, 3)).clamp(min=1e-6)
     c = (num / den).clamp(0.0, 1.0)
     if palette is not None:
         c = palette[torch.cdist(c, palette).argmin(1)]
@@ -316,7 +306,7 @@ class _Chunk:
             self.calls += 1
             k, g = a * self.held[0], self.held[1]
         with torch.no_grad():
-            c = _closed_color_gain(k, g, self.cw, self.tw, palette)
+            c = _closed_color(k, self.cw, self.tw, palette, g)
         self.color = c
         res = k * (g * c[:, :, None, None] - self.cw) + (self.cw - self.tw)
         err = (res * res).sum((1, 2, 3))
